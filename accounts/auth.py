@@ -1,0 +1,23 @@
+"""Bearer authentication: a valid access token whose session and user are still live (one query)."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from ninja.security import HttpBearer
+
+from accounts import errors, selectors, services, tokens
+from accounts.models import Session
+
+
+class SessionBearer(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> Session:
+        claims = tokens.access_decode(token)
+        session = selectors.session_for_access(session_id=claims.session_id, user_id=claims.user_id)
+        if session is None:
+            raise errors.SessionRevoked()
+        services.session_touch(session=session)
+        request.user = session.user
+        return session
+
+
+session_auth = SessionBearer()

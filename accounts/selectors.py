@@ -1,0 +1,42 @@
+"""All reads of the accounts app."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from accounts import errors, tokens
+from accounts.models import Session, User
+
+
+def session_for_access(*, session_id: uuid.UUID, user_id: uuid.UUID) -> Session | None:
+    """The live session of a live, active user, with the user and profile, in one query."""
+    return (
+        Session.objects.select_related("user", "user__profile")
+        .filter(
+            pk=session_id,
+            user_id=user_id,
+            revoked_at__isnull=True,
+            expires_at__gt=timezone.now(),
+            user__deleted_at__isnull=True,
+            user__is_active=True,
+        )
+        .first()
+    )
+
+
+def session_list(*, user: User, include_ended: bool = False) -> QuerySet[Session]:
+    qs = Session.objects.filter(user=user)
+    if not include_ended:
+        qs = qs.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
+    return qs.order_by("-created_at", "id")
+
+
+def token_claims_live(*, raw: str) -> tokens.Claims:
+    """Claims of an access or refresh token whose session is still live; TokenInvalid/SessionRevoked if not."""
+    claims = tokens.any_decode(raw)
+    if session_for_access(session_id=claims.session_id, user_id=claims.user_id) is None:
+        raise errors.SessionRevoked()
+    return claims

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+
+class ActorType(models.TextChoices):
+    USER = "user"
+    STAFF = "staff"
+    SYSTEM = "system"
+
+
+class AuditEvent(models.Model):
+    """Append-only. Rows are written only by audit.services.record and removed only by the retention job."""
+
+    id = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor_type = models.CharField(max_length=8, choices=ActorType.choices)
+    actor_id = models.UUIDField(null=True, blank=True, db_index=True)
+    subject_id = models.UUIDField(null=True, blank=True)
+    action = models.CharField(max_length=64)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True, default="")
+    request_id = models.CharField(max_length=64, blank=True, default="")
+    details = models.JSONField(default=dict, blank=True)
+    # HMAC of this row's content, written with the row.
+    row_hash = models.CharField(max_length=64, default="")
+    # Chain links, filled by the sealing job in id order (off the request path, so no global lock there).
+    prev_hash = models.CharField(max_length=64, blank=True, default="")
+    hash = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["subject_id", "-id"], name="audit_subject_idx"),
+            models.Index(fields=["action", "-id"], name="audit_action_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None and not getattr(self, "_sealing", False):
+            raise RuntimeError("Audit events are append-only.")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise RuntimeError("Audit events are deleted only by the retention job.")

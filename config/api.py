@@ -1,0 +1,155 @@
+"""The one NinjaAPI: routers mounted, every error rendered as ErrorOut."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.errors import Throttled as NinjaThrottled
+from ninja_extra.exceptions import APIException
+
+from accounts.api import auth_router, me_router
+from config import health
+from config.errors import DomainError
+
+logger = logging.getLogger("custodian.api")
+
+api = NinjaAPI(
+    title="Custodian API",
+    version="1.0.0",
+    description="Accounts, sessions and personal data. Errors always use the ErrorOut schema; see docs/api.md.",
+    urls_namespace="api",
+    docs_url="/docs",
+)
+
+STATUS_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+}
+
+
+def error_response(
+    request: HttpRequest,
+    *,
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> HttpResponse:
+    response = api.create_response(
+        request, {"code": code, "message": message, "details": details or {}}, status=status
+    )
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def _field_name(loc: list[Any] | tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in {"body", "query", "path", "header", "cookie", "form", "file"}:
+        source, parts = parts[0], parts[1:]
+        if source in {"body", "form"} and len(parts) > 1:
+            parts = parts[1:]
+    return ".".join(parts) or "__all__"
+
+
+@api.exception_handler(DomainError)
+def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    return error_response(
+        request,
+        status=exc.status,
+        code=exc.code,
+        message=exc.message,
+        details=exc.details,
+        headers=exc.headers,
+    )
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    fields: dict[str, list[str]] = {}
+    for err in exc.errors:
+        fields.setdefault(_field_name(err.get("loc", ())), []).append(str(err.get("msg", "Invalid value.")))
+    return error_response(
+        request,
+        status=422,
+        code="validation_error",
+        message="The input did not validate.",
+        details={"fields": fields},
+    )
+
+
+@api.exception_handler(AuthenticationError)
+def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return error_response(
+        request,
+        status=401,
+        code="not_authenticated",
+        message="Authentication credentials were not provided.",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+@api.exception_handler(NinjaThrottled)
+def on_throttled(request: HttpRequest, exc: NinjaThrottled) -> HttpResponse:
+    wait = max(1, int(getattr(exc, "wait", None) or 1))
+    return error_response(
+        request,
+        status=429,
+        code="rate_limited",
+        message="Too many requests. Try again later.",
+        details={"retry_after": wait},
+        headers={"Retry-After": str(wait)},
+    )
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    status = exc.status_code
+    return error_response(
+        request, status=status, code=STATUS_CODES.get(status, "bad_request"), message=str(exc)
+    )
+
+
+@api.exception_handler(APIException)
+def on_ninja_extra_error(request: HttpRequest, exc: APIException) -> HttpResponse:
+    status = int(exc.status_code)
+    return error_response(
+        request, status=status, code=STATUS_CODES.get(status, "bad_request"), message=str(exc.detail)
+    )
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return error_response(request, status=404, code="not_found", message="Not found.")
+
+
+@api.exception_handler(Exception)
+def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    from audit import context
+
+    request_id = context.current().request_id
+    logger.exception("unhandled error request_id=%s", request_id)
+    return error_response(
+        request,
+        status=500,
+        code="server_error",
+        message="Unexpected server error.",
+        details={"request_id": request_id},
+    )
+
+
+api.add_router("/auth", auth_router)
+api.add_router("/me", me_router)
+api.add_router("/health", health.router)

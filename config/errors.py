@@ -1,0 +1,70 @@
+"""The one error type of the domain. Each app subclasses it; config/api.py renders it as ErrorOut."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    status: int = 400
+    code: str = "bad_request"
+    message: str = "The request could not be processed."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.message = message or self.message
+        self.code = code or self.code
+        self.status = status or self.status
+        self.details = details or {}
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+    message = "Not found."
+
+
+class NotAuthenticated(DomainError):
+    status = 401
+    code = "not_authenticated"
+    message = "Authentication credentials were not provided or are not valid."
+
+
+class RateLimited(DomainError):
+    status = 429
+    code = "rate_limited"
+    message = "Too many requests. Try again later."
+
+    def __init__(self, retry_after: int, message: str | None = None, *, code: str | None = None) -> None:
+        retry_after = max(1, int(retry_after))
+        super().__init__(
+            message,
+            code=code,
+            details={"retry_after": retry_after},
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+# Every code the generic handlers can produce, with its status. Domain codes live next to their errors
+# (each app's errors.py); tests/config/test_error_codes.py checks docs/api.md lists all of them.
+GENERIC_CODES: dict[str, tuple[int, str]] = {
+    "bad_request": (400, "The request body could not be parsed (malformed JSON) or is not acceptable."),
+    "not_authenticated": (401, "No bearer token, or one that is not a valid access token."),
+    "forbidden": (403, "Authenticated but not allowed."),
+    "not_found": (404, "No such resource (or not yours)."),
+    "method_not_allowed": (405, "The path exists but not with this HTTP method."),
+    "payload_too_large": (413, "The request body is larger than the configured limit."),
+    "unsupported_media_type": (415, "The body's content type is not accepted here."),
+    "validation_error": (422, "The input did not validate; details.fields maps each field to its messages."),
+    "rate_limited": (429, "Too many requests; wait Retry-After seconds."),
+    "server_error": (500, "Unexpected server error; the request id is in details.request_id."),
+}

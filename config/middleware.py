@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from audit import context
+
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """REMOTE_ADDR, or the address the configured number of trusted proxies saw (X-Forwarded-For)."""
+    remote = request.META.get("REMOTE_ADDR")
+    proxies = settings.TRUSTED_PROXY_COUNT
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if proxies <= 0 or not forwarded:
+        return remote
+    hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+    if not hops:
+        return remote
+    return hops[-min(proxies, len(hops))]
+
+
+class RequestContextMiddleware:
+    """Binds IP, user agent and a request id for audit events; echoes the id as X-Request-ID."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.META.get("HTTP_X_REQUEST_ID", "")
+        request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        token = context.bind(
+            context.RequestContext(
+                ip=client_ip(request),
+                user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
+                request_id=request_id,
+            )
+        )
+        try:
+            response = self.get_response(request)
+        finally:
+            context.reset(token)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+_STATUS = {
+    404: ("not_found", "Not found."),
+    405: ("method_not_allowed", "Method not allowed."),
+    413: ("payload_too_large", "The request body is too large."),
+    400: ("bad_request", "Bad request."),
+    500: ("server_error", "Unexpected server error."),
+}
+
+
+class ApiErrorEnvelopeMiddleware:
+    """Answers produced outside Ninja's handlers under /api/ (unknown path, wrong method, Django's 400/413)
+    still come back in the ErrorOut schema."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            request.path.startswith("/api/")
+            and response.status_code in _STATUS
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            code, message = _STATUS[response.status_code]
+            wrapped = JsonResponse(
+                {"code": code, "message": message, "details": {}}, status=response.status_code
+            )
+            if response.has_header("Allow"):
+                wrapped["Allow"] = response["Allow"]
+            return wrapped
+        return response

@@ -1,0 +1,19 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+from config import health
+from config.api import api
+
+urlpatterns = [
+    path("api/v1/", api.urls),
+    path("health", health.live_view, name="health"),
+    path("health/ready", health.ready_view, name="health-ready"),
+    path("console/", include("console.urls")),
+    path("admin/", admin.site.urls),
+]
+
+if settings.DEBUG:
+    from django.conf.urls.static import static
+
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
