@@ -12,7 +12,8 @@ from django.template.loader import render_to_string
 
 def mail_render(*, template: str, context: dict[str, Any]) -> tuple[str, str, str]:
     ctx = {"frontend_url": settings.FRONTEND_URL, **context}
-    base = f"accounts/email/{template}"
+    # "verify" means accounts/email/verify; other apps name their own folder ("gdpr/email/export_ready").
+    base = template if "/" in template else f"accounts/email/{template}"
     subject = " ".join(render_to_string(f"{base}_subject.txt", ctx).split())
     return subject, render_to_string(f"{base}.txt", ctx), render_to_string(f"{base}.html", ctx)
 

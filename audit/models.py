@@ -25,6 +25,10 @@ class AuditEvent(models.Model):
     details = models.JSONField(default=dict, blank=True)
     # HMAC of this row's content, written with the row.
     row_hash = models.CharField(max_length=64, default="")
+    # Set when erasure pseudonymised the row: the new content is sealed by redaction_hash (an HMAC over the
+    # new content and the original row_hash), so the chain over the original row_hash still verifies.
+    redacted_at = models.DateTimeField(null=True, blank=True)
+    redaction_hash = models.CharField(max_length=64, blank=True, default="")
     # Chain links, filled by the sealing job in id order (off the request path, so no global lock there).
     prev_hash = models.CharField(max_length=64, blank=True, default="")
     hash = models.CharField(max_length=64, blank=True, default="")

@@ -9,6 +9,7 @@ import uuid
 from typing import Any, Protocol
 
 from django.conf import settings
+from django.db import models
 from django.utils import timezone
 
 from audit import context
@@ -20,8 +21,12 @@ class _Actor(Protocol):
     is_staff: bool
 
 
-def _row_hash(event: AuditEvent) -> str:
-    payload = json.dumps(
+def _hmac(payload: str) -> str:
+    return hmac.new(settings.AUDIT_HMAC_KEY.encode(), payload.encode(), hashlib.sha256).hexdigest()
+
+
+def _content(event: AuditEvent) -> str:
+    return json.dumps(
         [
             event.created_at.isoformat(),
             event.actor_type,
@@ -37,7 +42,22 @@ def _row_hash(event: AuditEvent) -> str:
         separators=(",", ":"),
         default=str,
     )
-    return hmac.new(settings.AUDIT_HMAC_KEY.encode(), payload.encode(), hashlib.sha256).hexdigest()
+
+
+def row_hash(event: AuditEvent) -> str:
+    return _hmac(_content(event))
+
+
+def redaction_hash(event: AuditEvent) -> str:
+    return _hmac(f"redacted|{event.row_hash}|{_content(event)}")
+
+
+def pseudonym(user_id: uuid.UUID) -> uuid.UUID:
+    """A stable keyed pseudonym for a user id: events of one erased user stay linkable to each other only."""
+    digest = hmac.new(
+        settings.AUDIT_HMAC_KEY.encode(), f"pseudonym|{user_id}".encode(), hashlib.sha256
+    ).digest()
+    return uuid.UUID(bytes=digest[:16], version=4)
 
 
 def record(
@@ -69,6 +89,61 @@ def record(
         request_id=ctx.request_id,
         details=details or {},
     )
-    event.row_hash = _row_hash(event)
+    event.row_hash = row_hash(event)
     event.save(force_insert=True)
     return event
+
+
+# Keys in event details that may hold personal data; erasure blanks them.
+PERSONAL_DETAIL_KEYS = frozenset(
+    {
+        "email",
+        "old_email",
+        "new_email",
+        "username",
+        "first_name",
+        "last_name",
+        "name",
+        "phone",
+        "ip",
+        "user_agent",
+    }
+)
+
+
+def events_pseudonymise(*, subject_id: uuid.UUID) -> int:
+    """Erasure of one user in the audit log: their id becomes a keyed pseudonym wherever it is actor or
+    subject, personal detail values are blanked, IP and user agent are dropped. Events are kept and stay
+    verifiable (see redaction_hash). Idempotent. Returns the number of events changed."""
+    alias = pseudonym(subject_id)
+    now = timezone.now()
+    changed = 0
+    events = AuditEvent.objects.filter(
+        models.Q(subject_id=subject_id) | models.Q(actor_id=subject_id)
+    ).order_by("id")
+    for event in events.iterator(chunk_size=500):
+        if event.subject_id == subject_id:
+            event.subject_id = alias
+        if event.actor_id == subject_id:
+            event.actor_id = alias
+        event.ip = None
+        event.user_agent = ""
+        event.details = {
+            k: ("[erased]" if k in PERSONAL_DETAIL_KEYS else v) for k, v in (event.details or {}).items()
+        }
+        event.redacted_at = event.redacted_at or now
+        event.redaction_hash = redaction_hash(event)
+        event._sealing = True  # type: ignore[attr-defined]  # the one sanctioned rewrite of an event
+        event.save(
+            update_fields=[
+                "subject_id",
+                "actor_id",
+                "ip",
+                "user_agent",
+                "details",
+                "redacted_at",
+                "redaction_hash",
+            ]
+        )
+        changed += 1
+    return changed
