@@ -2,29 +2,107 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
+from datetime import datetime
+from typing import Any, cast
 
-from django.db.models import QuerySet
+from django.db import connections, router
+from django.db.models import Model, QuerySet
+from django.db.models.expressions import Col
 from django.utils import timezone
 
 from accounts import errors, tokens
-from accounts.models import Session, User
+from accounts.models import Profile, Session, User
 
 
 def session_for_access(*, session_id: uuid.UUID, user_id: uuid.UUID) -> Session | None:
     """The live session of a live, active user, with the user and profile, in one query."""
-    return (
-        Session.objects.select_related("user", "user__profile")
-        .filter(
-            pk=session_id,
-            user_id=user_id,
-            revoked_at__isnull=True,
-            expires_at__gt=timezone.now(),
-            user__deleted_at__isnull=True,
-            user__is_active=True,
+    session = session_with_user(session_id=session_id)
+    if session is None or session.user_id != user_id or not session_is_usable(session, now=timezone.now()):
+        return None
+    return session
+
+
+def session_is_usable(session: Session, *, now: datetime) -> bool:
+    """Not revoked, not past its absolute expiry, and its user live and active."""
+    user = session.user
+    return session.revoked_at is None and session.expires_at > now and user.is_live and user.is_active
+
+
+def session_with_user(*, session_id: uuid.UUID) -> Session | None:
+    """A session by id with its user and the user's profile attached, like
+    `Session.objects.select_related("user", "user__profile")`, in one query.
+
+    Every authenticated request runs this. Building that queryset costs Django ~0.6-0.8 ms of CPU per call
+    (3 models, ~35 columns), ten times the query itself and more than a bare django-ninja request in total
+    (see docs/deployment.md, "Performance"). So the SQL and the column converters are built once per
+    process and database alias from the models' metadata, and rows become model instances with
+    Model.from_db, as the ORM itself does. Parity with the ORM is tested in tests/perf/."""
+    alias = router.db_for_read(Session)
+    connection = connections[alias]
+    sql, parts = _session_with_user_sql(alias)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [Session._meta.pk.get_db_prep_value(session_id, connection)])  # type: ignore[union-attr]
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    instances: list[Model | None] = []
+    start = 0
+    for model, attnames, columns, pk_index in parts:
+        values = list(row[start : start + len(attnames)])
+        start += len(attnames)
+        for i, (col, converters) in enumerate(columns):
+            for converter in converters:
+                values[i] = converter(values[i], col, connection)
+        # The profile is a LEFT JOIN: no row gives NULLs, which select_related also caches as "no profile".
+        instances.append(model.from_db(alias, attnames, values) if values[pk_index] is not None else None)
+    session, user, profile = cast(tuple[Session, User, Profile | None], tuple(instances))
+    # What select_related's populators do: fill the relation caches on both sides.
+    cast(Any, Session._meta.get_field("user")).set_cached_value(session, user)
+    cast(Any, User._meta.get_field("profile")).set_cached_value(user, profile)
+    if profile is not None:
+        cast(Any, Profile._meta.get_field("user")).set_cached_value(profile, user)
+    return session
+
+
+_Part = tuple[type[Model], list[str], list[tuple[Col, list[Any]]], int]
+
+
+@functools.cache
+def _session_with_user_sql(alias: str) -> tuple[str, list[_Part]]:
+    connection = connections[alias]
+    qn = connection.ops.quote_name
+    columns: list[str] = []
+    parts: list[_Part] = []
+    for model, table in ((Session, "s"), (User, "u"), (Profile, "p")):
+        # In concrete_fields order: Model.from_db passes a full row to the constructor positionally.
+        fields = list(model._meta.concrete_fields)
+        columns += [f"{table}.{qn(f.column)}" for f in fields]
+        cols = [f.get_col(table) for f in fields]
+        parts.append(
+            (
+                model,
+                [f.attname for f in fields],
+                [
+                    (col, connection.ops.get_db_converters(col) + col.get_db_converters(connection))
+                    for col in cols
+                ],
+                next(i for i, f in enumerate(fields) if f.primary_key),
+            )
         )
-        .first()
+    user_fk = Session._meta.get_field("user").column  # type: ignore[union-attr]
+    profile_fk = Profile._meta.pk.column  # type: ignore[union-attr]
+    user_pk = User._meta.pk.column  # type: ignore[union-attr]
+    session_pk = Session._meta.pk.column  # type: ignore[union-attr]
+    # Identifiers only, from the models' metadata and quoted; the one value is a query parameter.
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {qn(Session._meta.db_table)} s "  # noqa: S608
+        f"INNER JOIN {qn(User._meta.db_table)} u ON u.{qn(user_pk)} = s.{qn(user_fk)} "
+        f"LEFT OUTER JOIN {qn(Profile._meta.db_table)} p ON p.{qn(profile_fk)} = u.{qn(user_pk)} "
+        f"WHERE s.{qn(session_pk)} = %s"
     )
+    return sql, parts
 
 
 def session_list(*, user: User, include_ended: bool = False) -> QuerySet[Session]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts import errors, signals, tokens
+from accounts import errors, selectors, signals, tokens
 from accounts.models import Profile, RevokeReason, Session, User
 from accounts.tasks import email_enqueue
 from audit import context
@@ -200,12 +200,52 @@ def session_open(*, user: User, via: str) -> tuple[Session, tokens.TokenPair]:
 
 
 def token_refresh(*, refresh: str) -> tuple[Session, tokens.TokenPair]:
-    """Rotate a refresh token. The session row is locked (SELECT … FOR UPDATE on PostgreSQL, the IMMEDIATE
-    write lock on SQLite), so of concurrent refreshes with one token exactly one gets a successor. A spent
-    token presented after the grace window revokes the session (token_reused) and alerts the user."""
+    """Rotate a refresh token. Of concurrent refreshes with one token exactly one gets a successor: the
+    rotation is a compare-and-swap UPDATE that only matches while the presented token is the session's
+    current one. A spent token presented after the grace window revokes the session (token_reused) and
+    alerts the user."""
     claims = tokens.refresh_decode(refresh)
     presented = tokens.token_hash(refresh)
     now = timezone.now()
+    # Fast path, the common case: read without a lock, sign the new pair outside any transaction, then swap.
+    # The transaction (and on SQLite the database-wide write lock) then covers only the UPDATE and the audit
+    # insert; signing inside it made every other worker's write wait (docs/deployment.md, "Performance").
+    session = selectors.session_with_user(session_id=claims.session_id)
+    if (
+        session is not None
+        and session.user_id == claims.user_id
+        and selectors.session_is_usable(session, now=now)
+        and hmac.compare_digest(session.refresh_hash, presented)
+    ):
+        pair = tokens.pair_issue(session)
+        with transaction.atomic():
+            swapped = Session.objects.filter(
+                pk=session.pk, refresh_hash=presented, revoked_at__isnull=True
+            ).update(
+                previous_refresh_hash=presented,
+                refresh_hash=pair.refresh_hash,
+                rotated_at=now,
+                last_seen_at=now,
+            )
+            if swapped:
+                audit.record(
+                    "session.refreshed",
+                    actor=session.user,
+                    subject=session.user,
+                    details={"session_id": str(session.id)},
+                )
+        if swapped:
+            session.previous_refresh_hash, session.refresh_hash = presented, pair.refresh_hash
+            session.rotated_at = session.last_seen_at = now
+            return session, pair
+    # Everything else (unknown or ended session, a spent token, a lost race) is decided under the row lock.
+    return _token_refresh_locked(claims=claims, presented=presented, now=now)
+
+
+def _token_refresh_locked(
+    *, claims: tokens.Claims, presented: str, now: datetime
+) -> tuple[Session, tokens.TokenPair]:
+    """The session row is locked (SELECT … FOR UPDATE on PostgreSQL, the IMMEDIATE write lock on SQLite)."""
     reused: Session | None = None
     with transaction.atomic():
         session = (
