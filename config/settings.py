@@ -149,7 +149,7 @@ AUTHENTICATION_BACKENDS = [
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "accounts.hashers.Argon2PasswordHasher",  # Django's Argon2id with one lane (see the class)
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",
@@ -263,3 +263,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "huey": {"level": LOG_LEVEL}},
 }
+
+# --- Benchmarks -----------------------------------------------------------------------------------------
+# Mounts the bare ceiling endpoint of bench/ at /api/v1/bench/bare (outside the OpenAPI document). Only the
+# benchmark turns it on.
+BENCH_ENDPOINTS = env.bool("BENCH_ENDPOINTS", default=False)
