@@ -17,3 +17,9 @@ if settings.DEBUG:
     from django.conf.urls.static import static
 
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+
+if settings.BENCH_ENDPOINTS:
+    # The benchmark's bare ceiling (bench/endpoints.py); never mounted in a normal deployment.
+    from bench.endpoints import api as bench_api
+
+    urlpatterns.insert(0, path("api/v1/bench/", bench_api.urls))

@@ -1,0 +1,195 @@
+"""Benchmark: the service under gunicorn with the production settings against a bare django-ninja endpoint
+served by the same processes. Run it through `bash bench/run` (installs what it needs). Stdlib only.
+
+Environment (all optional):
+  DATABASE_URL       PostgreSQL to benchmark on (a scratch database: it is migrated and gets bench users);
+                     default: a temporary SQLite file
+  REDIS_URL          cache/queue as in production; default: local-memory cache
+  BENCH_DURATION     seconds per measured scenario (default 10; login gets 1.5x)
+  BENCH_WORKERS      gunicorn sync workers (default 2)
+  BENCH_CONNECTIONS  wrk connections (default 4), BENCH_THREADS wrk threads (default 1)
+  BENCH_KEEP         keep the temporary directory (database, gunicorn log)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = str(ROOT / ".venv" / "bin" / "python")
+LUA = str(ROOT / "bench" / "wrk" / "scenario.lua")
+PASSWORD = "bench-correct-horse-9"
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name) or default)
+
+
+DURATION = _int("BENCH_DURATION", 10)
+WORKERS = _int("BENCH_WORKERS", 2)
+CONNECTIONS = _int("BENCH_CONNECTIONS", 4)
+THREADS = _int("BENCH_THREADS", 1)
+USERS = 200
+SESSIONS = max(64, 4 * CONNECTIONS * THREADS)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def django_env(tmp: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "HUEY_", "EMAIL_"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",  # the production settings, not config.settings_test
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        VAR_DIR=str(tmp),
+        DATABASE_URL=os.environ.get("DATABASE_URL") or f"sqlite:///{tmp / 'bench.sqlite3'}",
+        BENCH_ENDPOINTS="true",
+        # TLS ends at the proxy in production; wrk sends X-Forwarded-Proto: https like the proxy would.
+        SECURE_PROXY_SSL_HEADER="true",
+        ACCESS_TOKEN_MINUTES="15",  # seeded access tokens must outlive the whole run
+        LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def run(cmd: list[str], env: dict[str, str]) -> str:
+    done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout + done.stderr)
+        raise SystemExit(f"failed: {' '.join(cmd)}")
+    return done.stdout
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            sys.stderr.write(log.read_text())
+            raise SystemExit("gunicorn exited")
+        try:
+            req = urllib.request.Request(url, headers={"X-Forwarded-Proto": "https"})
+            with urllib.request.urlopen(req, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit(f"{url} did not answer in 60 s")
+
+
+def wrk(base: str, mode: str, seconds: int, datafile: str = "-") -> dict[str, float]:
+    cmd = [
+        "wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s", "-s", LUA, base,
+        "--", mode, datafile, str(THREADS), PASSWORD,
+    ]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    line = next(ln for ln in out.splitlines() if ln.startswith("BENCH_JSON "))
+    data = json.loads(line.removeprefix("BENCH_JSON "))
+    data["rps"] = data["ok"] / (data["duration_us"] / 1e6)
+    return data
+
+
+def main() -> int:
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed (bench/run installs it)")
+    tmp = Path(tempfile.mkdtemp(prefix="custodian-bench-"))
+    env = django_env(tmp)
+    db = "PostgreSQL" if env["DATABASE_URL"].startswith("postgres") else "SQLite"
+    load_before = os.getloadavg()
+    print(f"setting up: {db}, {WORKERS} gunicorn sync workers, wrk -t{THREADS} -c{CONNECTIONS}", flush=True)
+    run([PY, "manage.py", "migrate", "--noinput", "-v0"], env)
+    seeded = json.loads(run([PY, "bench/tool.py", "seed", str(tmp), secrets.token_hex(4), str(USERS),
+                             str(SESSIONS), PASSWORD], env))  # fmt: skip
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp / "gunicorn.log"
+    with log.open("wb") as log_fh:
+        server = subprocess.Popen(
+            [str(ROOT / ".venv" / "bin" / "gunicorn"), "config.wsgi:application", "--workers", str(WORKERS),
+             "--worker-class", "sync", "--bind", f"127.0.0.1:{port}", "--log-level", "warning"],
+            env=env, cwd=ROOT, stdout=log_fh, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    results: dict[str, dict[str, float]] = {}
+    try:
+        wait_ready(f"{base}/health", server, log)
+        wrk(base, "bare", 2)  # warm-up: imports, connections, caches
+        wrk(base, "me", 2, str(tmp / "access.txt"))
+        results["bare"] = wrk(base, "bare", DURATION)
+        results["me"] = wrk(base, "me", DURATION, str(tmp / "access.txt"))
+        results["refresh"] = wrk(base, "refresh", DURATION, str(tmp / "refresh.txt"))
+        results["bare (again)"] = wrk(base, "bare", DURATION)
+        hashing = json.loads(run([PY, "bench/tool.py", "hash-time", PASSWORD], env))
+        results["login"] = wrk(base, "login", int(DURATION * 1.5), str(tmp / "logins.txt"))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        if os.environ.get("BENCH_KEEP"):
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    bare = (results["bare"]["rps"] + results["bare (again)"]["rps"]) / 2
+    bound = WORKERS / hashing["hash_seconds"]
+    rows = [
+        ("bare django-ninja (GET /api/v1/bench/bare)", "bare", bare, None),
+        ("bare, again after /me and refresh", "bare (again)", bare, None),
+        ("GET /api/v1/me (bearer)", "me", bare, 0.5),
+        ("POST /api/v1/auth/token/refresh", "refresh", bare, 0.3),
+        ("POST /api/v1/auth/token (login)", "login", bound, 0.9),
+    ]
+    print()
+    print(
+        f"{db}, gunicorn {WORKERS} sync workers, wrk -t{THREADS} -c{CONNECTIONS}, {DURATION}s per scenario, "
+        f"{os.cpu_count()} CPUs, load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        f"password hasher {hashing['algorithm']}: one check {hashing['hash_seconds'] * 1000:.0f} ms "
+        f"-> login bound {WORKERS} workers / hash time = {bound:.1f} req/s"
+    )
+    print(f"bare ceiling = mean of the two bare runs = {bare:.0f} req/s")
+    print()
+    print("| scenario | req/s | p50 ms | p99 ms | non-2xx | ratio | target | met |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |")
+    failed = False
+    for label, key, reference, target in rows:
+        r = results[key]
+        ratio = r["rps"] / reference
+        if key == "login":
+            target_text = f">= {target}x bound"
+        elif target:
+            target_text = f">= {target}x bare"
+        else:
+            target_text = ""
+        met = "" if target is None else ("yes" if ratio >= target else "NO")
+        ratio_text = f"{ratio:.2f}x {'bound' if key == 'login' else 'bare'}"
+        print(
+            f"| {label} | {r['rps']:.0f} | {r['p50_us'] / 1000:.1f} | {r['p99_us'] / 1000:.1f} | "
+            f"{int(r['non_2xx'])} | {ratio_text} | {target_text} | {met} |"
+        )
+        if r["non_2xx"] or r["socket_errors"]:
+            failed = True
+            print(
+                f"  !! {key}: {int(r['non_2xx'])} non-2xx ({r['statuses'].strip()}), "
+                f"{int(r['socket_errors'])} socket errors"
+            )
+    print(f"\nseeded: {seeded}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

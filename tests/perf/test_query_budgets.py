@@ -1,0 +1,74 @@
+"""Query budgets of the hot paths (issue 8), counted through the HTTP API as a deployment runs them:
+GET /me <= 2, refresh <= 4, login <= 5 statements.
+
+What counts: the SQL a request sends for its work. Django (>= 4.2) also logs the brackets of a
+transaction as queries (BEGIN/COMMIT, or SAVEPOINT/RELEASE inside a test transaction), and
+django_assert_max_num_queries counts them. So each check asserts both: everything, brackets included,
+within the budget plus one transaction's two brackets; and the statements without brackets within the
+budget. The tests run in real transactions (transaction=True), so the captured list is exactly what
+production sends (on SQLite `BEGIN IMMEDIATE` is itself a statement; PostgreSQL's BEGIN is logged by Django).
+"""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import Session
+from tests.conftest import PASSWORD, ApiClient
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+_BRACKET = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE SAVEPOINT)\b", re.IGNORECASE)
+ONE_TRANSACTION = 2
+
+
+@pytest.fixture
+def within_budget(django_assert_max_num_queries: Any) -> Any:
+    @contextmanager
+    def check(budget: int, transactions: int = 1) -> Any:
+        with django_assert_max_num_queries(budget + transactions * ONE_TRANSACTION) as captured:
+            yield captured
+        work = [q["sql"] for q in captured.captured_queries if not _BRACKET.match(q["sql"])]
+        assert len(work) <= budget, "\n".join(work)
+
+    return check
+
+
+def test_get_me_within_two_queries_also_when_the_session_is_touched(
+    api: ApiClient, tokens, within_budget, django_assert_num_queries
+) -> None:
+    with django_assert_num_queries(1):  # recently seen: the lookup only, no transaction
+        assert api.call("get", "/me", token=tokens["access"]).status_code == 200
+    stale = timezone.now() - timedelta(minutes=10)
+    Session.objects.filter(pk=tokens["session_id"]).update(last_seen_at=stale)
+    with within_budget(2, transactions=0):  # lookup + last_seen_at touch
+        assert api.call("get", "/me", token=tokens["access"]).status_code == 200
+    assert Session.objects.get(pk=tokens["session_id"]).last_seen_at > stale
+
+
+def test_refresh_within_four_queries(api: ApiClient, tokens, within_budget) -> None:
+    refresh = tokens["refresh"]
+    for _ in range(3):  # every rotation, not only the first
+        with within_budget(4):
+            r = api.post_json("/auth/token/refresh", {"refresh": refresh})
+        assert r.status_code == 200, r.content
+        refresh = r.json()["refresh"]
+
+
+def test_login_within_five_queries(api: ApiClient, user, within_budget) -> None:
+    for login in (user.email, user.email.upper()):
+        with within_budget(5):
+            r = api.post_json("/auth/token", {"login": login, "password": PASSWORD})
+        assert r.status_code == 200, r.content
+
+
+def test_failed_login_within_the_login_budget(api: ApiClient, user, within_budget) -> None:
+    with within_budget(5):
+        r = api.post_json("/auth/token", {"login": user.email, "password": "wrong-password-1"})
+    assert r.status_code == 401
