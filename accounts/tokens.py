@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from ninja_jwt.backends import TokenBackend
 from ninja_jwt.exceptions import TokenError
-from ninja_jwt.tokens import AccessToken, RefreshToken
+from ninja_jwt.settings import api_settings
+from ninja_jwt.tokens import AccessToken, RefreshToken, Token
 
 from accounts import errors
 from accounts.models import Session
@@ -63,7 +65,7 @@ class Claims:
     expires_at: datetime
 
 
-def _claims(token: AccessToken | RefreshToken) -> Claims:
+def _claims(token: Token) -> Claims:
     try:
         return Claims(
             token_type=str(token["token_type"]),
@@ -75,18 +77,50 @@ def _claims(token: AccessToken | RefreshToken) -> Claims:
         raise errors.TokenInvalid()
 
 
-def access_decode(raw: str) -> Claims:
+def previous_key_backend() -> TokenBackend | None:
+    """Key rotation's grace key (docs/deployment.md): tokens signed with the previous key still verify until
+    the operator removes it; nothing is ever signed with it."""
+    hs_key, public_key = settings.JWT_PREVIOUS_SIGNING_KEY, settings.JWT_PREVIOUS_PUBLIC_KEY
+    if not (public_key if api_settings.ALGORITHM.startswith("RS") else hs_key):
+        return None
+    return TokenBackend(
+        api_settings.ALGORITHM,
+        hs_key,
+        public_key,
+        api_settings.AUDIENCE,
+        api_settings.ISSUER,
+        leeway=api_settings.LEEWAY,
+    )
+
+
+class _PreviousKeyAccessToken(SessionAccessToken):
+    def get_token_backend(self) -> TokenBackend | None:
+        return previous_key_backend()
+
+
+class _PreviousKeyRefreshToken(SessionRefreshToken):
+    def get_token_backend(self) -> TokenBackend | None:
+        return previous_key_backend()
+
+
+def _decode(current: type[Token], previous: type[Token], raw: str) -> Claims:
     try:
-        return _claims(SessionAccessToken(raw))
+        return _claims(current(raw))
+    except TokenError:
+        if previous_key_backend() is None:
+            raise errors.TokenInvalid()
+    try:
+        return _claims(previous(raw))
     except TokenError:
         raise errors.TokenInvalid()
+
+
+def access_decode(raw: str) -> Claims:
+    return _decode(SessionAccessToken, _PreviousKeyAccessToken, raw)
 
 
 def refresh_decode(raw: str) -> Claims:
-    try:
-        return _claims(SessionRefreshToken(raw))
-    except TokenError:
-        raise errors.TokenInvalid()
+    return _decode(SessionRefreshToken, _PreviousKeyRefreshToken, raw)
 
 
 def any_decode(raw: str) -> Claims:
