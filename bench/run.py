@@ -133,7 +133,7 @@ def main() -> int:
         results["me"] = wrk(base, "me", DURATION, str(tmp / "access.txt"))
         results["refresh"] = wrk(base, "refresh", DURATION, str(tmp / "refresh.txt"))
         results["bare (again)"] = wrk(base, "bare", DURATION)
-        hashing = json.loads(run([PY, "bench/tool.py", "hash-time", PASSWORD], env))
+        hashing = json.loads(run([PY, "bench/tool.py", "hash-time", PASSWORD, "5", str(WORKERS)], env))
         results["login"] = wrk(base, "login", int(DURATION * 1.5), str(tmp / "logins.txt"))
     finally:
         server.terminate()
