@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from config.errors import DomainError
+from config.errors import DomainError, RateLimited
 
 
 class AccountsError(DomainError):
@@ -78,6 +78,44 @@ class SessionNotFound(AccountsError):
     message = "No such session."
 
 
+class AccountLocked(RateLimited, AccountsError):
+    code = "locked"
+    message = "Too many failed logins for this account. Try again later."
+
+
+class InvalidToken(AccountsError):
+    status = 400
+    code = "invalid_token"
+    message = "This password-reset link is invalid, expired or already used."
+
+
+class ReauthRequired(AccountsError):
+    status = 403
+    code = "reauth_required"
+    message = "Confirm your password (or log in again) to do this."
+
+
+class FileTooLarge(AccountsError):
+    status = 413
+    code = "file_too_large"
+    message = "The file is larger than the allowed size."
+
+
+class UnsupportedImage(AccountsError):
+    status = 415
+    code = "unsupported_image"
+    message = "The file is not an image in an accepted format (PNG, JPEG or WebP)."
+
+
+class InvalidImage(AccountsError):
+    status = 422
+    code = "invalid_image"
+    message = "The image is damaged, too large in pixels or carries foreign content."
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(details={"fields": {"file": [reason]}})
+
+
 CODES: dict[str, tuple[int, str]] = {
     cls.code: (cls.status, cls.message)
     for cls in (
@@ -91,6 +129,12 @@ CODES: dict[str, tuple[int, str]] = {
         TokenReused,
         SessionRevoked,
         WrongPassword,
+        AccountLocked,
+        InvalidToken,
+        ReauthRequired,
+        FileTooLarge,
+        UnsupportedImage,
+        InvalidImage,
     )
 }
 

@@ -40,3 +40,10 @@ def token_claims_live(*, raw: str) -> tokens.Claims:
     if session_for_access(session_id=claims.session_id, user_id=claims.user_id) is None:
         raise errors.SessionRevoked()
     return claims
+
+
+def media_url(*, name: str) -> str | None:
+    """The public URL of a stored media file (relative MEDIA_URL path on the file system, a full URL on S3)."""
+    from django.core.files.storage import default_storage
+
+    return default_storage.url(name) if name else None

@@ -263,3 +263,40 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "huey": {"level": LOG_LEVEL}},
 }
+
+# --- Account security: password and e-mail flows, avatars, rate limits (docs/security.md) ----------------
+# Password-reset links die after this many seconds (SPEC: at most one hour), on login and on password change.
+PASSWORD_RESET_TIMEOUT = min(env.int("PASSWORD_RESET_TIMEOUT", default=3600), 3600)
+EMAIL_CHANGE_MAX_AGE_HOURS = env.int("EMAIL_CHANGE_MAX_AGE_HOURS", default=24)
+# POST /me/email needs the password, or a session opened by a login at most this many seconds ago.
+REAUTH_WINDOW_SECONDS = env.int("REAUTH_WINDOW_SECONDS", default=600)
+NEW_SIGNIN_MAIL = env.bool("NEW_SIGNIN_MAIL", default=False)
+AVATAR_MAX_BYTES = env.int("AVATAR_MAX_BYTES", default=5 * 1024 * 1024)
+AVATAR_MAX_PIXELS = env.int("AVATAR_MAX_PIXELS", default=25_000_000)
+AVATAR_MAX_SIDE = env.int("AVATAR_MAX_SIDE", default=1024)
+AVATAR_THUMBNAIL_SIDE = env.int("AVATAR_THUMBNAIL_SIDE", default=128)
+AVATAR_FORMATS = env.list("AVATAR_FORMATS", default=["PNG", "JPEG", "WEBP"])
+# Fixed-window request limits per client IP and per address/account ("count/period": s, min, hour, day
+# with an optional multiplier, e.g. "5/5min"). Counters live in the default cache; a cache outage fails open.
+RATE_LIMIT_ENABLED = env.bool("RATE_LIMIT_ENABLED", default=True)
+RATE_LIMITS = {
+    scope: env.str(f"RATE_LIMIT_{scope.upper()}", default=default)
+    for scope, default in {
+        "login_ip": "10/min",
+        "register_ip": "10/hour",
+        "register_address": "5/hour",
+        "resend_ip": "10/hour",
+        "resend_address": "3/hour",
+        "password_reset_ip": "10/hour",
+        "password_reset_address": "3/hour",
+    }.items()
+}
+# Login lockout: this many failed passwords for one account (e-mail or username, any letter case) within
+# the window lock it for LOGIN_LOCKOUT_SECONDS, even for the correct password; a success resets the count.
+LOGIN_LOCKOUT_FAILURES = env.int("LOGIN_LOCKOUT_FAILURES", default=5)
+LOGIN_LOCKOUT_WINDOW_SECONDS = env.int("LOGIN_LOCKOUT_WINDOW_SECONDS", default=300)
+LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=300)
+# PUT /me/avatar is multipart: Django parses request.FILES only for POST; Ninja's middleware fixes that
+# (for PUT only, the one method that carries files here).
+MIDDLEWARE += ["ninja.compatibility.files.fix_request_files_middleware"]
+NINJA_FIX_REQUEST_FILES_METHODS = {"PUT"}
