@@ -89,7 +89,9 @@ def test_old_session_needs_the_password(api, user, tokens, settings):
         fresh = api.post_json("/auth/token/refresh", {"refresh": tokens["refresh"]}).json()
         assert_error(start(api, fresh["access"]), 403, "reauth_required")
         assert_error(
-            start(api, fresh["access"], {"new_email": NEW, "password": "wrong-password-1"}), 400, "wrong_password"
+            start(api, fresh["access"], {"new_email": NEW, "password": "wrong-password-1"}),
+            400,
+            "wrong_password",
         )
         assert mail.outbox == []
         response = start(api, fresh["access"], {"new_email": NEW, "password": PASSWORD})

@@ -20,9 +20,7 @@ class FastArgon2PasswordHasher(Argon2PasswordHasher):
 
 
 def change(api, token, current=PASSWORD, new=NEW_PASSWORD):
-    return api.call(
-        "post", "/me/password", {"current_password": current, "new_password": new}, token=token
-    )
+    return api.call("post", "/me/password", {"current_password": current, "new_password": new}, token=token)
 
 
 def test_change_keeps_this_session_ends_the_others_and_mails(api, user, login):
@@ -97,7 +95,9 @@ def test_new_password_must_differ(api, user, tokens):
 
 def test_bad_input(api, user, tokens):
     assert_error(api.call("post", "/me/password", "{oops", token=tokens["access"]), 400)
-    assert_error(api.call("post", "/me/password", {"current_password": PASSWORD}, token=tokens["access"]), 422)
+    assert_error(
+        api.call("post", "/me/password", {"current_password": PASSWORD}, token=tokens["access"]), 422
+    )
     assert_error(
         api.call("post", "/me/password", {"current_password": 1, "new_password": []}, token=tokens["access"]),
         422,

@@ -116,9 +116,14 @@ def test_reset_ends_every_session_and_old_tokens_get_401(api, user, login):
         assert_error(api.call("get", "/me", token=pair["access"]), 401)
         assert_error(api.post_json("/auth/token/refresh", {"refresh": pair["refresh"]}), 401)
     assert not Session.objects.filter(user=user, revoked_at__isnull=True).exists()
-    assert set(Session.objects.filter(user=user).values_list("revoke_reason", flat=True)) == {"password_reset"}
+    assert set(Session.objects.filter(user=user).values_list("revoke_reason", flat=True)) == {
+        "password_reset"
+    }
     assert_error(api.post_json("/auth/token", {"login": "ada@example.com", "password": PASSWORD}), 401)
-    assert api.post_json("/auth/token", {"login": "ada@example.com", "password": NEW_PASSWORD}).status_code == 200
+    assert (
+        api.post_json("/auth/token", {"login": "ada@example.com", "password": NEW_PASSWORD}).status_code
+        == 200
+    )
 
 
 def test_weak_new_password_is_422_per_field_and_keeps_the_link(api, user):
@@ -135,11 +140,16 @@ def test_reset_verifies_the_address_and_lifts_a_lockout(api, make_user, settings
     user = make_user(verified=False)
     for _ in range(2):
         api.post_json("/auth/token", {"login": "ada@example.com", "password": "wrong-password-xx"})
-    assert_error(api.post_json("/auth/token", {"login": "ada@example.com", "password": PASSWORD}), 429, "locked")
+    assert_error(
+        api.post_json("/auth/token", {"login": "ada@example.com", "password": PASSWORD}), 429, "locked"
+    )
     assert confirm(api, reset_link(api)).status_code == 200
     user.refresh_from_db()
     assert user.email_verified
-    assert api.post_json("/auth/token", {"login": "ada@example.com", "password": NEW_PASSWORD}).status_code == 200
+    assert (
+        api.post_json("/auth/token", {"login": "ada@example.com", "password": NEW_PASSWORD}).status_code
+        == 200
+    )
 
 
 @pytest.mark.parametrize(
@@ -160,7 +170,9 @@ def test_token_of_one_user_does_not_work_for_another(api, make_user):
     query = reset_link(api)
     from accounts.services_passwords import password_reset_uid
 
-    assert_error(confirm(api, {"uid": password_reset_uid(other), "token": query["token"]}), 400, "invalid_token")
+    assert_error(
+        confirm(api, {"uid": password_reset_uid(other), "token": query["token"]}), 400, "invalid_token"
+    )
     assert_error(confirm(api, {"uid": query["uid"], "token": query["token"] + "x"}), 400, "invalid_token")
 
 
