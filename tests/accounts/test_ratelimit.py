@@ -59,6 +59,9 @@ def test_success_resets_the_count(api, user, settings):
 
 
 def test_failures_expire_with_the_window(api, user, settings):
+    # The failure window is the counter's cache expiry: time_machine moves the local-memory cache's clock,
+    # not Redis's, so this test pins the local-memory cache.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     for _ in range(settings.LOGIN_LOCKOUT_FAILURES - 1):
         login(api, password=WRONG)
     with time_machine.travel(timezone.now() + timedelta(seconds=settings.LOGIN_LOCKOUT_WINDOW_SECONDS + 1)):
