@@ -12,7 +12,7 @@ from audit import context
 logger = logging.getLogger(__name__)
 
 
-@db_task(retries=5, retry_delay=30)
+@db_task(retries=6, retry_delay=30, retry_backoff=2)
 def email_send(template: str, to: str, context: dict[str, Any]) -> None:
     mail.mail_send(template=template, to=to, context=context)
     logger.info("mail sent template=%s", template)

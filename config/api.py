@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.errors import Throttled as NinjaThrottled
+from ninja.parser import Parser
 from ninja_extra.exceptions import APIException
 
 from accounts.api import auth_router, me_router
@@ -17,12 +20,24 @@ from config.errors import DomainError
 
 logger = logging.getLogger("custodian.api")
 
+
+class JSONObjectParser(Parser):
+    """Every JSON body of this API is an object; anything else is a malformed request (400), not an empty one."""
+
+    def parse_body(self, request: HttpRequest) -> dict[str, Any]:
+        data = json.loads(request.body)
+        if not isinstance(data, dict):
+            raise ValueError("The request body must be a JSON object.")
+        return data
+
+
 api = NinjaAPI(
     title="Custodian API",
     version="1.0.0",
     description="Accounts, sessions and personal data. Errors always use the ErrorOut schema; see docs/api.md.",
     urls_namespace="api",
     docs_url="/docs",
+    parser=JSONObjectParser(),
 )
 
 STATUS_CODES = {
@@ -127,6 +142,13 @@ def on_ninja_extra_error(request: HttpRequest, exc: APIException) -> HttpRespons
     status = int(exc.status_code)
     return error_response(
         request, status=status, code=STATUS_CODES.get(status, "bad_request"), message=str(exc.detail)
+    )
+
+
+@api.exception_handler(RequestDataTooBig)
+def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return error_response(
+        request, status=413, code="payload_too_large", message="The request body is larger than allowed."
     )
 
 
