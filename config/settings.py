@@ -284,7 +284,7 @@ RATE_LIMITS = {
     for scope, default in {
         "login_ip": "10/min",
         "register_ip": "10/hour",
-        "register_address": "5/hour",
+        "register_address": "10/hour",
         "resend_ip": "10/hour",
         "resend_address": "3/hour",
         "password_reset_ip": "10/hour",
