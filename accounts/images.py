@@ -57,7 +57,8 @@ def _identify(data: bytes) -> tuple[str, int, int]:
         raise errors.UnsupportedImage()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise errors.InvalidImage("The image has too many pixels.")
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error):
+    except Exception:
+        # Pillow's plugins raise many exception types on hostile input; none of them may become a 500.
         raise errors.InvalidImage("The image header is damaged.")
 
 
@@ -77,7 +78,8 @@ def _container_whole(data: bytes, fmt: str) -> bool:
     """True when nothing is appended after the image (an appended HTML page or archive makes a polyglot)."""
     if fmt == "PNG":
         return _png_end(data) == len(data)
-    if fmt == "JPEG":
+    if fmt in ("JPEG", "MPO"):
+        # MPO (phone cameras: a JPEG with further JPEGs appended) ends with the last image's EOI as well.
         return data.rstrip(b"\x00").endswith(b"\xff\xd9")
     if fmt == "WEBP":
         (riff_size,) = struct.unpack("<I", data[4:8])
@@ -111,22 +113,16 @@ def avatar_process(data: bytes) -> Avatar:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=[fmt]) as check:
+            with Image.open(io.BytesIO(data), formats=settings.AVATAR_FORMATS) as check:
                 check.verify()
-            with Image.open(io.BytesIO(data), formats=[fmt]) as source:
+            with Image.open(io.BytesIO(data), formats=settings.AVATAR_FORMATS) as source:
                 source.seek(0)  # animated images: the first frame only
                 source.load()
                 upright = ImageOps.exif_transpose(source)
                 clean = _clean_copy(upright)
-    except (
-        OSError,
-        SyntaxError,
-        ValueError,
-        EOFError,
-        struct.error,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-    ):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise errors.InvalidImage("The image has too many pixels.")
+    except Exception:
         raise errors.InvalidImage("The image data is damaged or truncated.")
     side = settings.AVATAR_MAX_SIDE
     image = clean.copy()

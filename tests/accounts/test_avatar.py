@@ -65,6 +65,16 @@ def test_valid_image_is_reencoded_without_exif(api, user, tokens, media, fmt):
     assert actions(action="user.avatar_updated") == ["user.avatar_updated"]
 
 
+def test_multi_picture_jpeg_from_a_phone_is_accepted(api, user, tokens):
+    first, second = Image.new("RGB", (40, 30), "red"), Image.new("RGB", (40, 30), "blue")
+    out = io.BytesIO()
+    first.save(out, "MPO", save_all=True, append_images=[second], exif=gps_exif())
+    assert Image.open(io.BytesIO(out.getvalue())).format == "MPO"
+    response = upload(api, tokens["access"], out.getvalue(), name="IMG_0001.JPG", content_type="image/jpeg")
+    assert response.status_code == 200, response.content
+    assert open_stored(Profile.objects.get(user=user).avatar).size == (40, 30)
+
+
 def test_exif_orientation_is_applied_before_stripping(api, user, tokens):
     exif = gps_exif()
     exif[ExifTags.Base.Orientation] = 6  # rotate 90° on display
@@ -192,3 +202,28 @@ def test_bad_requests(api, user, tokens, media):
     assert 400 <= no_boundary.status_code < 500
     assert_error(api.call("delete", "/me/avatar"), 401)
     assert stored(media) == []
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_mutated_images_never_escape_as_server_errors():
+    """Flipped bytes and cut files in every accepted format: each is accepted or refused with 415/422."""
+    import random
+
+    from accounts import errors, images
+
+    rng = random.Random(20261121)
+    seeds = [image_bytes(fmt, size=(48, 40), exif=gps_exif()) for fmt in ("PNG", "JPEG", "WEBP")]
+    outcomes = set()
+    for seed in seeds:
+        for _ in range(80):
+            data = bytearray(seed)
+            for _ in range(rng.randint(1, 8)):
+                data[rng.randrange(len(data))] = rng.randrange(256)
+            if rng.random() < 0.3:
+                data = data[: rng.randrange(8, len(data))]
+            try:
+                images.avatar_process(bytes(data))
+                outcomes.add("ok")
+            except (errors.UnsupportedImage, errors.InvalidImage) as exc:
+                outcomes.add(exc.status)
+    assert {415, 422} <= outcomes
