@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -44,6 +45,4 @@ def token_claims_live(*, raw: str) -> tokens.Claims:
 
 def media_url(*, name: str) -> str | None:
     """The public URL of a stored media file (relative MEDIA_URL path on the file system, a full URL on S3)."""
-    from django.core.files.storage import default_storage
-
     return default_storage.url(name) if name else None

@@ -13,7 +13,7 @@ from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts import errors, ratelimit, services
+from accounts import errors, mail, ratelimit
 from accounts.models import Session, User
 from accounts.tasks import email_enqueue
 from audit import services as audit
@@ -66,7 +66,7 @@ def email_change_request(*, session: Session, new_email: str, password: str | No
             to=new_email,
             context={
                 "first_name": user.first_name,
-                "link": services._link("/confirm-email-change", key=key),
+                "link": mail.link("/confirm-email-change", key=key),
                 "hours": settings.EMAIL_CHANGE_MAX_AGE_HOURS,
             },
         )
@@ -77,7 +77,7 @@ def email_change_request(*, session: Session, new_email: str, password: str | No
                 "first_name": user.first_name,
                 "new_email": new_email,
                 "when": timezone.now().isoformat(timespec="seconds"),
-                "link": services._link("/account/security"),
+                "link": mail.link("/account/security"),
             },
         )
     return new_email
@@ -117,7 +117,7 @@ def email_change_confirm(*, key: str) -> User:
                     "first_name": user.first_name,
                     "new_email": new_email,
                     "when": timezone.now().isoformat(timespec="seconds"),
-                    "link": services._link("/account/security"),
+                    "link": mail.link("/account/security"),
                 },
             )
     except IntegrityError:

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
-from accounts import errors, ratelimit, services, tasks
+from accounts import errors, mail, ratelimit, services, tasks
 from accounts.models import RevokeReason, Session, User
 from accounts.tasks import email_enqueue
 from audit import context
@@ -59,7 +59,7 @@ def password_reset_send(*, email: str) -> bool:
             to=user.email,
             context={
                 "first_name": user.first_name,
-                "link": services._link("/reset-password", uid=uid, token=token),
+                "link": mail.link("/reset-password", uid=uid, token=token),
                 "minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
                 "ip": context.current().ip or "",
             },
@@ -149,6 +149,6 @@ def _password_changed_mail(user: User, *, how: str) -> None:
         "how": how,
         "when": timezone.now().isoformat(timespec="seconds"),
         "ip": context.current().ip or "",
-        "link": services._link("/forgot-password"),
+        "link": mail.link("/forgot-password"),
     }
     email_enqueue(template="password_changed", to=user.email, context=ctx)

@@ -220,3 +220,44 @@ def test_other_limited_flows_fail_open_too(api, user, settings):
     assert (
         api.post_json("/auth/register", {"email": "new@example.com", "password": PASSWORD}).status_code == 201
     )
+
+
+def test_concurrent_requests_are_counted_exactly(settings):
+    """add + incr is atomic (local memory here, Redis on the PostgreSQL + Redis run): of 24 concurrent
+    requests against a limit of 10, exactly 10 pass."""
+    import threading
+
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "login_ip": "10/hour"}
+    barrier = threading.Barrier(24)
+    results: list[int | None] = []
+
+    def hit() -> None:
+        barrier.wait()
+        results.append(ratelimit.consume("login_ip", "198.51.100.7"))
+
+    threads = [threading.Thread(target=hit) for _ in range(24)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results.count(None) == 10
+    assert all(r and r > 0 for r in results if r is not None)
+
+
+def test_concurrent_failures_lock_once(settings):
+    import threading
+
+    barrier = threading.Barrier(12)
+    locked: list[bool] = []
+
+    def fail() -> None:
+        barrier.wait()
+        locked.append(ratelimit.lockout_failure("user-under-attack"))
+
+    threads = [threading.Thread(target=fail) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert any(locked)
+    assert ratelimit.lockout_retry_after("user-under-attack") is not None
