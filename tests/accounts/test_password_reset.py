@@ -8,6 +8,7 @@ from django.core import mail
 from django.utils import timezone
 
 from accounts.models import Session
+from audit.models import AuditEvent
 from tests.accounts.support import assert_mail_ok, last_mail, link_query
 from tests.conftest import PASSWORD, actions, assert_error, outbox_to
 
@@ -36,6 +37,10 @@ def test_known_and_unknown_address_get_the_same_answer(api, user):
     assert len(outbox_to("ada@example.com")) == 1
     assert outbox_to("nobody@example.com") == []
     assert actions(action="user.password_reset_requested") == ["user.password_reset_requested"]
+    # The background task carries the request's context into the audit row.
+    event = AuditEvent.objects.get(action="user.password_reset_requested")
+    assert event.subject_id == user.pk and event.ip == "127.0.0.1"
+    assert event.request_id == known["X-Request-ID"]
 
 
 def test_address_lookup_ignores_case_and_deleted_or_inactive_users(api, make_user):
