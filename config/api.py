@@ -12,6 +12,7 @@ from ninja.errors import Throttled as NinjaThrottled
 from ninja_extra.exceptions import APIException
 
 from accounts.api import auth_router, me_router
+from accounts.social.api import auth_social_router, me_social_router
 from config import health
 from config.errors import DomainError
 
@@ -153,3 +154,6 @@ def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 api.add_router("/auth", auth_router)
 api.add_router("/me", me_router)
 api.add_router("/health", health.router)
+
+api.add_router("/auth/social", auth_social_router)
+api.add_router("/me/social-accounts", me_social_router)
