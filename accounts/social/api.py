@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from allauth.socialaccount.models import SocialAccount
 from django.http import HttpRequest
-from ninja import Query, Router
+from ninja import Path, Query, Router
 from ninja.responses import Status
 
 from accounts.api import _current, _pair_out
@@ -57,7 +59,9 @@ def me_social_accounts_list(request: HttpRequest, paging: Query[PageParams]) -> 
     summary="Unlink one of your social accounts (not the last way to log in)",
     response={204: None, **errors(401, 404, 409, 422)},
 )
-def me_social_accounts_unlink(request: HttpRequest, account_id: int) -> Status[None]:
+def me_social_accounts_unlink(
+    request: HttpRequest, account_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
+) -> Status[None]:
     services.social_account_unlink(user=_current(request).user, account_id=account_id)
     return Status(204, None)
 
