@@ -336,3 +336,15 @@ def test_facebook_graph_outage_is_502(api, rsps):
     rsps.replace("GET", f"{GRAPH}/debug_token", body=requests.exceptions.ReadTimeout())
     assert_error(api.post_json("/auth/social/facebook", {"access_token": "x"}), 502, "provider_unavailable")
     _nothing_stored()
+
+
+def test_github_email_too_long_for_an_account_is_treated_as_missing(api, rsps):
+    # allauth drops addresses longer than an EmailField holds (254) before we see them.
+    long_email = "o" * 60 + "@" + ".".join(["d" * 60] * 4) + ".com"
+    assert 254 < len(long_email) <= 320
+    github_user(rsps, emails=[{"email": long_email, "primary": True, "verified": True}])
+
+    assert_error(
+        api.post_json("/auth/social/github", {"access_token": "gho_valid"}), 400, "provider_email_missing"
+    )
+    _nothing_stored()
