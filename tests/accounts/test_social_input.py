@@ -64,13 +64,16 @@ def test_missing_token_is_422_naming_the_field(api, rsps, provider, body, fields
         {"id_token": True},
         {"id_token": "x" * 9000},
         {"redirect_uri": 5, "id_token": "a.b.c"},
-        [],
-        '"a string"',
-        42,
     ],
 )
 def test_wrong_types_are_422(api, rsps, body):
     assert_error(api.post_json("/auth/social/google", body), 422, "validation_error")
+    _untouched(rsps)
+
+
+@pytest.mark.parametrize("body", [[], "[1]", '"a string"', "42", "null"])
+def test_a_body_that_is_not_a_json_object_is_400(api, rsps, body):
+    assert_error(api.post_json("/auth/social/google", body), 400, "bad_request")
     _untouched(rsps)
 
 
