@@ -89,12 +89,6 @@ class InvalidToken(AccountsError):
     message = "This password-reset link is invalid, expired or already used."
 
 
-class ReauthRequired(AccountsError):
-    status = 403
-    code = "reauth_required"
-    message = "Confirm your password (or log in again) to do this."
-
-
 class FileTooLarge(AccountsError):
     status = 413
     code = "file_too_large"
@@ -131,7 +125,6 @@ CODES: dict[str, tuple[int, str]] = {
         WrongPassword,
         AccountLocked,
         InvalidToken,
-        ReauthRequired,
         FileTooLarge,
         UnsupportedImage,
         InvalidImage,
@@ -144,3 +137,87 @@ def field_errors(exc: Any) -> dict[str, list[str]]:
     if hasattr(exc, "message_dict"):
         return {k: list(v) for k, v in exc.message_dict.items()}
     return {"__all__": list(exc.messages)}
+
+
+# --- social login (accounts/social) ---------------------------------------------------------------------
+
+
+class UnknownProvider(AccountsError):
+    status = 404
+    code = "unknown_provider"
+    message = "No such social login provider is enabled here."
+
+
+class InvalidProviderToken(AccountsError):
+    status = 400
+    code = "invalid_provider_token"
+    message = "The provider did not accept this token or code."
+
+
+class ProviderEmailMissing(AccountsError):
+    status = 400
+    code = "provider_email_missing"
+    message = "The provider did not share an e-mail address; allow access to it or register with a password."
+
+
+class ProviderUnavailable(AccountsError):
+    status = 502
+    code = "provider_unavailable"
+    message = "The login provider did not answer in time or failed. Try again later."
+
+
+class EmailConflict(AccountsError):
+    status = 409
+    code = "email_conflict"
+    message = (
+        "An account already uses this e-mail address. Log in to it and link the provider from your "
+        "account settings instead."
+    )
+
+
+class SocialAccountTaken(AccountsError):
+    status = 409
+    code = "social_account_taken"
+    message = "This provider account is already linked to another user."
+
+
+class LastLoginMethod(AccountsError):
+    status = 409
+    code = "last_login_method"
+    message = "This is your last way to log in; set a password or link another provider first."
+
+
+class ReauthRequired(AccountsError):
+    status = 403
+    code = "reauth_required"
+    message = "Log in again to confirm it is you, then retry."
+
+
+class AccountInactive(AccountsError):
+    status = 403
+    code = "account_inactive"
+    message = "This account is deactivated."
+
+
+class SocialAccountNotFound(AccountsError):
+    status = 404
+    code = "not_found"
+    message = "No such linked account."
+
+
+CODES.update(
+    {
+        cls.code: (cls.status, cls.message)
+        for cls in (
+            UnknownProvider,
+            InvalidProviderToken,
+            ProviderEmailMissing,
+            ProviderUnavailable,
+            EmailConflict,
+            SocialAccountTaken,
+            LastLoginMethod,
+            ReauthRequired,
+            AccountInactive,
+        )
+    }
+)

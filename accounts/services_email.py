@@ -41,7 +41,10 @@ def reauth_check(*, session: Session, password: str | None) -> None:
         return
     window = timedelta(seconds=settings.REAUTH_WINDOW_SECONDS)
     if timezone.now() - session.created_at > window:
-        raise errors.ReauthRequired()
+        raise errors.ReauthRequired(
+            "Send your password, or log in again, to change your e-mail address.",
+            details={"max_age_seconds": settings.REAUTH_WINDOW_SECONDS},
+        )
 
 
 def email_change_request(*, session: Session, new_email: str, password: str | None = None) -> str:

@@ -15,6 +15,7 @@ from ninja.parser import Parser
 from ninja_extra.exceptions import APIException
 
 from accounts.api import auth_router, me_router
+from accounts.social.api import auth_social_router, me_social_router
 from config import health
 from config.errors import DomainError
 
@@ -175,3 +176,6 @@ def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 api.add_router("/auth", auth_router)
 api.add_router("/me", me_router)
 api.add_router("/health", health.router)
+
+api.add_router("/auth/social", auth_social_router)
+api.add_router("/me/social-accounts", me_social_router)

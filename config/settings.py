@@ -264,6 +264,36 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}, "huey": {"level": LOG_LEVEL}},
 }
 
+# --- Social login (docs/social.md) ----------------------------------------------------------------------
+# Provider credentials come from the environment; a provider without a client id is not enabled (404).
+# SocialApp rows added in the admin work as well (allauth blends both sources).
+SOCIALACCOUNT_PROVIDERS: dict[str, dict[str, object]] = {}
+for _provider, _id_var, _secret_var in (
+    ("google", "GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET"),
+    ("github", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET"),
+    ("facebook", "FACEBOOK_APP_ID", "FACEBOOK_APP_SECRET"),
+):
+    SOCIALACCOUNT_PROVIDERS[_provider] = {}
+    if env.str(_id_var, default=""):
+        SOCIALACCOUNT_PROVIDERS[_provider]["APP"] = {
+            "client_id": env.str(_id_var),
+            "secret": env.str(_secret_var, default=""),
+        }
+# allauth marks Facebook addresses unverified; an operator who trusts Facebook's confirmation can say so.
+SOCIALACCOUNT_PROVIDERS["facebook"]["VERIFIED_EMAIL"] = env.bool("FACEBOOK_EMAIL_VERIFIED", default=False)
+SOCIALACCOUNT_QUERY_EMAIL = True
+# Never log into an existing local account because a provider reports the same address (409 email_conflict).
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+# Timeout in seconds of every outbound call to a provider (allauth's sessions and our JWKS fetch).
+SOCIALACCOUNT_REQUESTS_TIMEOUT = env.float("SOCIAL_HTTP_TIMEOUT_SECONDS", default=5.0)
+SOCIAL_GOOGLE_JWKS_URL = env.str(
+    "SOCIAL_GOOGLE_JWKS_URL", default="https://www.googleapis.com/oauth2/v3/certs"
+)
+SOCIAL_GOOGLE_ISSUERS = ["https://accounts.google.com", "accounts.google.com"]
+SOCIAL_JWKS_CACHE_SECONDS = env.int("SOCIAL_JWKS_CACHE_SECONDS", default=3600)
+# Linking a provider needs a session opened at most this many minutes ago (log in again otherwise).
+SOCIAL_LINK_REAUTH_MINUTES = env.int("SOCIAL_LINK_REAUTH_MINUTES", default=15)
+
 # --- Account security: password and e-mail flows, avatars, rate limits (docs/security.md) ----------------
 # Password-reset links die after this many seconds (SPEC: at most one hour), on login and on password change.
 PASSWORD_RESET_TIMEOUT = min(env.int("PASSWORD_RESET_TIMEOUT", default=3600), 3600)
