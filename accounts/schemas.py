@@ -8,7 +8,7 @@ from typing import Annotated
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from ninja import Schema
-from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from accounts import selectors
 from accounts.models import USERNAME_PATTERN, Profile
@@ -29,6 +29,13 @@ def _username(value: str | None) -> str | None:
         return None
     if not re.fullmatch(USERNAME_PATTERN, value):
         raise ValueError("3–30 characters: letters, digits, '.', '_' or '-'.")
+    return value
+
+
+def _date_text(value: object) -> object:
+    # pydantic would read a number as a Unix timestamp (0 → 1970-01-01); a date here is YYYY-MM-DD text.
+    if value is not None and not isinstance(value, (str, date)):
+        raise ValueError("Enter a date as YYYY-MM-DD.")
     return value
 
 
@@ -160,7 +167,9 @@ class MeUpdateIn(Schema):
     last_name: Name | None = None
     username: Username = None
     phone: Annotated[str, StringConstraints(max_length=32, strip_whitespace=True)] | None = None
-    birth_date: date | None = Field(None, description="YYYY-MM-DD, between 1900-01-01 and today.")
+    birth_date: Annotated[date | None, BeforeValidator(_date_text)] = Field(
+        None, description="YYYY-MM-DD, between 1900-01-01 and today."
+    )
     website: Annotated[str, StringConstraints(max_length=200, strip_whitespace=True)] | None = Field(
         None, description="An http(s) address, e.g. a GitHub profile."
     )
