@@ -42,6 +42,18 @@ def test_every_security_mail_has_both_parts_and_only_frontend_links(api, user, s
     )
     assert response.status_code == 200, response.content
 
+    # The foundation's mails go through the same check: verification, welcome, refresh-token reuse.
+    settings.REFRESH_REUSE_GRACE_SECONDS = 0
+    api.post_json("/auth/register", {"email": "bob@example.com", "password": PASSWORD}, headers=EVIL)
+    key = link_query(last_mail("bob@example.com", "verify"))["key"]
+    api.post_json("/auth/email/verify", {"key": key}, headers=EVIL)
+    pair = api.post_json(
+        "/auth/token", {"login": "bob@example.com", "password": PASSWORD}, headers=EVIL
+    ).json()
+    api.post_json("/auth/token/refresh", {"refresh": pair["refresh"]}, headers=EVIL)
+    reused = api.post_json("/auth/token/refresh", {"refresh": pair["refresh"]}, headers=EVIL)
+    assert reused.json()["code"] == "token_reused"
+
     templates = {m.subject for m in mail.outbox}
     assert templates == {
         "New sign-in to your account",
@@ -50,6 +62,9 @@ def test_every_security_mail_has_both_parts_and_only_frontend_links(api, user, s
         "Security notice: an e-mail address change was requested",
         "Security notice: your e-mail address was changed",
         "Reset your password",
+        "Verify your e-mail address",
+        "Security alert: your session was ended",
+        "Welcome to Custodian",
     }
     for message in mail.outbox:
         assert_mail_ok(message)
