@@ -173,3 +173,33 @@ def test_tasks_with_unknown_ids_do_nothing(db, task):
 
     getattr(tasks, task).call_local(str(uuid.uuid4()))
     assert not DataRequest.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_deliveries_build_once(user):
+    """Several consumers handed the same request: the claim lets exactly one build it."""
+    import threading
+
+    from django.db import connection
+
+    request = DataRequest.objects.create(user=user, type="export", status="pending")
+    barrier = threading.Barrier(4)
+    results = []
+
+    def work():
+        try:
+            barrier.wait(10)
+            results.append(services.export_run(data_request_id=request.pk))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(results) == 4
+    assert sum(r is not None for r in results) == 1
+    assert ExportFile.objects.count() == 1
+    assert DataRequest.objects.get(pk=request.pk).attempts == 1
+    assert len([m for m in mail.outbox if m.subject == "Your data export is ready"]) == 1
