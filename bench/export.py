@@ -5,7 +5,7 @@
 Each size is seeded in one fresh process and exported in another, so the export process's peak RSS
 (getrusage ru_maxrss) is comparable between sizes and does not include the seeding. Uses a throw-away SQLite
 database per size (DATABASE_URL in the environment is used instead when it is set; it must be a database the
-benchmark may migrate and fill). Exits 1 if the peak RSS grows by more than 10% when the rows double.
+benchmark may migrate, empty and fill). Exits 1 if the peak RSS grows by more than 10% when the rows double.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ def seed(rows: int) -> None:
     from gdpr.models import DataRequest
 
     call_command("migrate", verbosity=0)
+    call_command("flush", interactive=False, verbosity=0)
     user = User.objects.create_user(email="bench@example.com", password=None, first_name="Bench")
     batch = 5000
     for start in range(0, rows, batch):

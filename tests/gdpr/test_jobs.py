@@ -203,3 +203,16 @@ def test_concurrent_deliveries_build_once(user):
     assert ExportFile.objects.count() == 1
     assert DataRequest.objects.get(pk=request.pk).attempts == 1
     assert len([m for m in mail.outbox if m.subject == "Your data export is ready"]) == 1
+
+
+def test_sweeper_gives_up_after_max_attempts(user, settings, django_capture_on_commit_callbacks):
+    settings.GDPR_MAX_ATTEMPTS = 3
+    request = _export(user)
+    DataRequest.objects.filter(pk=request.pk).update(
+        status="running", lease_owner="dead", lease_until=timezone.now() - timedelta(seconds=1), attempts=3
+    )
+    run("gdpr_requeue_stuck", capture=django_capture_on_commit_callbacks)
+    request.refresh_from_db()
+    assert request.status == "failed" and request.attempts == 3
+    assert not ExportFile.objects.exists()
+    assert "gdpr.export_failed" in actions()
