@@ -131,3 +131,20 @@ def test_history_bad_paging(api, user, tokens, query):
     assert_error(
         api.call("get", f"/me/consents/history?{query}", token=tokens["access"]), 422, "validation_error"
     )
+
+
+def test_put_huge_body(api, user, tokens):
+    r = _put(api, tokens, "marketing_email", '{"granted": true, "x": "' + "a" * 2_000_000 + '"}')
+    assert_error(r, 413, "payload_too_large")
+    assert not ConsentRecord.objects.exists()
+
+
+def test_expired_access_token(api, user, tokens, time_machine):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    time_machine.move_to(timezone.now() + timedelta(minutes=16))
+    assert_error(_put(api, tokens, "marketing_email", {"granted": True}), 401)
+    assert_error(api.call("get", "/me/consents", token=tokens["access"]), 401)
+    assert not ConsentRecord.objects.exists()
