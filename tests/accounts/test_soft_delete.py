@@ -43,6 +43,7 @@ def test_soft_delete_frees_email_and_username_and_login_picks_the_new_account(ap
         "user.email_verified",
         "auth.login",
         "user.deleted",
+        "gdpr.erasure_requested",  # deletion opens an erasure request (gdpr subscribes)
     ]
     assert actions(subject_id=new_id) == ["user.registered", "user.email_verified"] + ["auth.login"] * 3
     # the failed login against the deleted account names no subject: it matched no live user
