@@ -191,3 +191,21 @@ def lockout_reset(account: str) -> None:
         cache.delete_many([_fail_key(account), _lock_key(account)])
     except Exception:
         logger.error("rate limiter: cache unavailable, failing open (lockout reset)", exc_info=True)
+
+
+def settings_errors() -> list[str]:
+    """Problems with the configured limits, for the system check (a bad rate must stop startup, not turn
+    every login into a 500)."""
+    problems = []
+    for scope, value in settings.RATE_LIMITS.items():
+        try:
+            rate = rate_parse(value)
+        except ValueError as exc:
+            problems.append(f"RATE_LIMITS[{scope!r}]: {exc}")
+            continue
+        if rate.limit < 1:
+            problems.append(f"RATE_LIMITS[{scope!r}]: the count must be at least 1.")
+    for name in ("LOGIN_LOCKOUT_FAILURES", "LOGIN_LOCKOUT_WINDOW_SECONDS", "LOGIN_LOCKOUT_SECONDS"):
+        if getattr(settings, name) < 1:
+            problems.append(f"{name} must be at least 1.")
+    return problems

@@ -261,3 +261,14 @@ def test_concurrent_failures_lock_once(settings):
         thread.join()
     assert any(locked)
     assert ratelimit.lockout_retry_after("user-under-attack") is not None
+
+
+def test_bad_limit_settings_fail_the_system_check(settings):
+    from django.core import checks
+
+    assert [m for m in checks.run_checks() if m.id == "accounts.E001"] == []
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "login_ip": "ten per minute", "resend_ip": "0/min"}
+    settings.LOGIN_LOCKOUT_FAILURES = 0
+    problems = [m.msg for m in checks.run_checks() if m.id == "accounts.E001"]
+    assert len(problems) == 3
+    assert any("login_ip" in p for p in problems) and any("resend_ip" in p for p in problems)
