@@ -131,3 +131,14 @@ def test_bad_input_and_unknown_fields(api, user, tokens):
     assert response.status_code == 202
     user.refresh_from_db()
     assert user.email == "ada@example.com" and not user.is_staff
+
+
+def test_confirmed_change_kills_an_outstanding_reset_link(api, user, tokens):
+    key = requested_key(api, tokens)
+    api.post_json("/auth/password/reset", {"email": "ada@example.com"})
+    reset = link_query(last_mail("ada@example.com", "reset"))
+    assert confirm(api, key).status_code == 200
+    response = api.post_json(
+        "/auth/password/reset/confirm", {**reset, "new_password": "a-fresh-long-passphrase-7"}
+    )
+    assert_error(response, 400, "invalid_token")
