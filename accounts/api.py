@@ -178,11 +178,11 @@ def me_update(request: HttpRequest, payload: schemas.MeUpdateIn) -> User:
     "",
     operation_id="me_delete",
     summary="Delete the account (soft delete now; erasure follows after review)",
-    response={202: schemas.AcceptedOut, **errors(400, 401, 422)},
+    response={202: schemas.AcceptedOut, **errors(400, 401, 403, 413, 422)},
 )
 def me_delete(request: HttpRequest, payload: schemas.DeleteMeIn) -> Status[dict[str, str]]:
-    user = _me(request)
-    services.user_soft_delete(user=user, password=payload.password)
+    current = _current(request)
+    services.user_soft_delete(user=current.user, password=payload.password, session=current)
     return Status(202, {"detail": "Your account is deleted; your data will be erased after review."})
 
 

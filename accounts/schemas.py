@@ -181,7 +181,10 @@ class MeUpdateIn(Schema):
 
 class DeleteMeIn(Schema):
     model_config = ConfigDict(json_schema_extra={"examples": [{"password": "correct-horse-battery"}]})
-    password: Password
+    password: Password | None = Field(
+        None,
+        description="Required when the account has a password; social-only accounts need a recent login.",
+    )
 
 
 class SessionOut(Schema):

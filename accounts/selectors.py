@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -26,6 +28,12 @@ def session_for_access(*, session_id: uuid.UUID, user_id: uuid.UUID) -> Session 
         )
         .first()
     )
+
+
+def session_is_recent(*, session: Session) -> bool:
+    """Whether the session was opened by a login within REAUTH_WINDOW_SECONDS (refreshes do not count):
+    the re-auth rule of sensitive changes for users who have no password to type."""
+    return timezone.now() - session.created_at <= timedelta(seconds=settings.REAUTH_WINDOW_SECONDS)
 
 
 def session_list(*, user: User, include_ended: bool = False) -> QuerySet[Session]:

@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts import errors, ratelimit, signals, tokens, validators
+from accounts import errors, ratelimit, selectors, signals, tokens, validators
 from accounts.models import Profile, RevokeReason, Session, User
 from accounts.tasks import email_enqueue
 from audit import context
@@ -414,13 +414,28 @@ def user_update(*, user: User, actor: User, changes: dict[str, Any]) -> User:
     return user
 
 
-def user_soft_delete(*, user: User, password: str, actor: User | None = None) -> User:
+def user_soft_delete(
+    *, user: User, password: str | None, session: Session | None = None, actor: User | None = None
+) -> User:
     """Soft delete: login ends now, e-mail and username are free to register again, every session is
-    revoked. Higher apps (gdpr) react to `user_soft_deleted` after commit."""
+    revoked. Higher apps (gdpr) react to `user_soft_deleted` after commit.
+
+    A user with a password must give it. A user without one (signed up through a provider) must be on a
+    session opened by a login within the re-auth window."""
     actor = actor or user
-    if not user.check_password(password):
-        audit.record("user.delete_refused", actor=actor, subject=user, details={"reason": "wrong_password"})
-        raise errors.WrongPassword()
+    if user.has_usable_password():
+        if not password:
+            raise errors.ValidationFailed({"password": ["Your password is required to delete the account."]})
+        if not user.check_password(password):
+            audit.record(
+                "user.delete_refused", actor=actor, subject=user, details={"reason": "wrong_password"}
+            )
+            raise errors.WrongPassword()
+    elif session is None or not selectors.session_is_recent(session=session):
+        raise errors.ReauthRequired(
+            "Log in again with your provider to delete the account.",
+            details={"max_age_seconds": settings.REAUTH_WINDOW_SECONDS},
+        )
     now = timezone.now()
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)

@@ -13,7 +13,7 @@ from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts import errors, mail, ratelimit
+from accounts import errors, mail, ratelimit, selectors
 from accounts.models import Session, User
 from accounts.tasks import email_enqueue
 from audit import services as audit
@@ -39,8 +39,7 @@ def reauth_check(*, session: Session, password: str | None) -> None:
             audit.record("user.reauth_failed", actor=user, subject=user, details={"reason": "wrong_password"})
             raise errors.WrongPassword()
         return
-    window = timedelta(seconds=settings.REAUTH_WINDOW_SECONDS)
-    if timezone.now() - session.created_at > window:
+    if not selectors.session_is_recent(session=session):
         raise errors.ReauthRequired(
             "Send your password, or log in again, to change your e-mail address.",
             details={"max_age_seconds": settings.REAUTH_WINDOW_SECONDS},

@@ -291,8 +291,6 @@ SOCIAL_GOOGLE_JWKS_URL = env.str(
 )
 SOCIAL_GOOGLE_ISSUERS = ["https://accounts.google.com", "accounts.google.com"]
 SOCIAL_JWKS_CACHE_SECONDS = env.int("SOCIAL_JWKS_CACHE_SECONDS", default=3600)
-# Linking a provider needs a session opened at most this many minutes ago (log in again otherwise).
-SOCIAL_LINK_REAUTH_MINUTES = env.int("SOCIAL_LINK_REAUTH_MINUTES", default=15)
 
 # --- GDPR: exports, erasure, consent, retention (docs/gdpr.md) ------------------------------------------
 GDPR_EXPORTERS = env.list(

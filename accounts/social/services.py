@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 
 from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts import errors, mail, services, tokens
+from accounts import errors, mail, selectors, services, tokens
 from accounts.models import Session, User
 from accounts.social import providers
 from accounts.social.providers import Credentials, Identity
@@ -131,9 +130,8 @@ def social_account_link(
 ) -> tuple[SocialAccount, bool]:
     """Link a provider identity to `user`, who must have logged in recently (the session's age). Returns the
     account and whether it is new; linking an identity already linked to this user changes nothing."""
-    window = timedelta(minutes=settings.SOCIAL_LINK_REAUTH_MINUTES)
-    if session.created_at < timezone.now() - window:
-        raise errors.ReauthRequired(details={"max_age_minutes": settings.SOCIAL_LINK_REAUTH_MINUTES})
+    if not selectors.session_is_recent(session=session):
+        raise errors.ReauthRequired(details={"max_age_seconds": settings.REAUTH_WINDOW_SECONDS})
     identity = providers.identity_verify(provider=provider, credentials=credentials)
     try:
         with transaction.atomic():

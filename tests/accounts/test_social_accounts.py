@@ -117,14 +117,14 @@ def test_linking_an_identity_of_another_user_is_409(api, rsps, make_user, login)
 
 
 def test_linking_needs_a_recent_login(api, rsps, user, tokens, settings):
-    settings.SOCIAL_LINK_REAUTH_MINUTES = 10
+    settings.REAUTH_WINDOW_SECONDS = 600
     Session.objects.update(created_at=timezone.now() - timedelta(minutes=11))
     github_user(rsps)
 
     r = api.call("post", "/me/social-accounts/github", {"access_token": "gho_valid"}, token=tokens["access"])
 
     body = assert_error(r, 403, "reauth_required")
-    assert body["details"] == {"max_age_minutes": 10}
+    assert body["details"] == {"max_age_seconds": 600}
     assert SocialAccount.objects.count() == 0
     assert len(rsps.calls) == 0  # refused before asking the provider
 
