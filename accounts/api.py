@@ -5,12 +5,22 @@ from __future__ import annotations
 import uuid
 
 from django.http import HttpRequest
-from ninja import Query, Router
+from ninja import File, Query, Router
+from ninja.files import UploadedFile
 from ninja.responses import Status
 
-from accounts import schemas, selectors, services, tokens
+from accounts import (
+    schemas,
+    selectors,
+    services,
+    services_avatar,
+    services_email,
+    services_passwords,
+    tokens,
+)
 from accounts.auth import session_auth
 from accounts.models import RevokeReason, Session, User
+from accounts.ratelimit import ip_throttle
 from config.pagination import PageParams, page
 from config.schemas import errors
 
@@ -42,6 +52,7 @@ def _me(request: HttpRequest) -> User:
     "/register",
     operation_id="auth_register",
     summary="Create an account and send the verification mail",
+    throttle=ip_throttle("register_ip"),
     response={201: schemas.UserOut, **errors(400, 409, 422, 429)},
 )
 def register(request: HttpRequest, payload: schemas.RegisterIn) -> Status[User]:
@@ -63,6 +74,7 @@ def email_verify(request: HttpRequest, payload: schemas.VerifyEmailIn) -> User:
     "/email/resend",
     operation_id="auth_email_resend",
     summary="Send the verification mail again (same answer whether or not the address is known)",
+    throttle=ip_throttle("resend_ip"),
     response={202: schemas.AcceptedOut, **errors(400, 422, 429)},
 )
 def email_resend(request: HttpRequest, payload: schemas.ResendIn) -> Status[dict[str, str]]:
@@ -74,6 +86,11 @@ def email_resend(request: HttpRequest, payload: schemas.ResendIn) -> Status[dict
     "/token",
     operation_id="auth_login",
     summary="Log in with e-mail or username and password; opens a session",
+    description=(
+        "429 `rate_limited`: too many attempts from this IP. 429 `locked`: too many failed passwords for this "
+        "account; even the right password is refused until Retry-After seconds have passed."
+    ),
+    throttle=ip_throttle("login_ip"),
     response={200: schemas.TokenPairOut, **errors(400, 401, 403, 422, 429)},
 )
 def login(request: HttpRequest, payload: schemas.LoginIn) -> dict[str, object]:
@@ -161,11 +178,11 @@ def me_update(request: HttpRequest, payload: schemas.MeUpdateIn) -> User:
     "",
     operation_id="me_delete",
     summary="Delete the account (soft delete now; erasure follows after review)",
-    response={202: schemas.AcceptedOut, **errors(400, 401, 422)},
+    response={202: schemas.AcceptedOut, **errors(400, 401, 403, 413, 422)},
 )
 def me_delete(request: HttpRequest, payload: schemas.DeleteMeIn) -> Status[dict[str, str]]:
-    user = _me(request)
-    services.user_soft_delete(user=user, password=payload.password)
+    current = _current(request)
+    services.user_soft_delete(user=current.user, password=payload.password, session=current)
     return Status(202, {"detail": "Your account is deleted; your data will be erased after review."})
 
 
@@ -194,4 +211,95 @@ def me_sessions_list(
 def me_sessions_revoke(request: HttpRequest, session_id: uuid.UUID) -> Status[None]:
     user = _me(request)
     services.session_revoke_for_user(user=user, session_id=session_id, actor=user)
+    return Status(204, None)
+
+
+@auth_router.post(
+    "/password/reset",
+    operation_id="auth_password_reset",
+    summary="Mail a password-reset link (same answer whether or not the address is known)",
+    throttle=ip_throttle("password_reset_ip"),
+    response={202: schemas.AcceptedOut, **errors(400, 422, 429)},
+)
+def password_reset(request: HttpRequest, payload: schemas.PasswordResetIn) -> Status[dict[str, str]]:
+    services_passwords.password_reset_request(email=payload.email)
+    return Status(202, {"detail": "If an account uses this address, a reset link is on its way."})
+
+
+@auth_router.post(
+    "/password/reset/confirm",
+    operation_id="auth_password_reset_confirm",
+    summary="Set a new password with the uid and token of a reset link; ends every session",
+    response={200: schemas.AcceptedOut, **errors(400, 422)},
+)
+def password_reset_confirm(request: HttpRequest, payload: schemas.PasswordResetConfirmIn) -> dict[str, str]:
+    services_passwords.password_reset_confirm(
+        uid=payload.uid, token=payload.token, new_password=payload.new_password
+    )
+    return {"detail": "Your password is changed. Every session has ended; log in again."}
+
+
+@auth_router.post(
+    "/email/change/confirm",
+    operation_id="auth_email_change_confirm",
+    summary="Apply an e-mail change with the key from the link mailed to the new address",
+    response={200: schemas.UserOut, **errors(400, 409, 422)},
+)
+def email_change_confirm(request: HttpRequest, payload: schemas.EmailChangeConfirmIn) -> User:
+    return services_email.email_change_confirm(key=payload.key)
+
+
+@me_router.post(
+    "/password",
+    operation_id="me_password_change",
+    summary="Change your password; ends every other session and mails an alert",
+    response={200: schemas.PasswordChangedOut, **errors(400, 401, 422, 429)},
+)
+def me_password_change(request: HttpRequest, payload: schemas.PasswordChangeIn) -> dict[str, object]:
+    ended = services_passwords.password_change(
+        session=_current(request),
+        current_password=payload.current_password,
+        new_password=payload.new_password,
+    )
+    return {"detail": "Your password is changed. Your other sessions have ended.", "sessions_ended": ended}
+
+
+@me_router.post(
+    "/email",
+    operation_id="me_email_change",
+    summary="Start an e-mail change: a confirmation link goes to the new address",
+    description=(
+        "Needs `password`, unless this session was opened by a login within the re-auth window "
+        "(403 `reauth_required`). The address changes only when the link is used."
+    ),
+    response={202: schemas.AcceptedOut, **errors(400, 401, 403, 409, 422, 429)},
+)
+def me_email_change(request: HttpRequest, payload: schemas.EmailChangeIn) -> Status[dict[str, str]]:
+    services_email.email_change_request(
+        session=_current(request), new_email=payload.new_email, password=payload.password
+    )
+    return Status(202, {"detail": "Confirm the change with the link we sent to the new address."})
+
+
+@me_router.put(
+    "/avatar",
+    operation_id="me_avatar_upload",
+    summary="Upload an avatar (multipart field `file`: PNG, JPEG or WebP); stored re-encoded with a thumbnail",
+    response={200: schemas.UserOut, **errors(400, 401, 413, 415, 422)},
+)
+def me_avatar_upload(request: HttpRequest, file: File[UploadedFile]) -> User:
+    user = _me(request)
+    services_avatar.avatar_set(user=user, upload=file, actor=user)
+    return user
+
+
+@me_router.delete(
+    "/avatar",
+    operation_id="me_avatar_delete",
+    summary="Remove your avatar",
+    response={204: None, **errors(401)},
+)
+def me_avatar_delete(request: HttpRequest) -> Status[None]:
+    user = _me(request)
+    services_avatar.avatar_delete(user=user, actor=user)
     return Status(204, None)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from config.errors import DomainError
+from config.errors import DomainError, RateLimited
 
 
 class AccountsError(DomainError):
@@ -78,6 +78,38 @@ class SessionNotFound(AccountsError):
     message = "No such session."
 
 
+class AccountLocked(RateLimited, AccountsError):
+    code = "locked"
+    message = "Too many failed logins for this account. Try again later."
+
+
+class InvalidToken(AccountsError):
+    status = 400
+    code = "invalid_token"
+    message = "This password-reset link is invalid, expired or already used."
+
+
+class FileTooLarge(AccountsError):
+    status = 413
+    code = "file_too_large"
+    message = "The file is larger than the allowed size."
+
+
+class UnsupportedImage(AccountsError):
+    status = 415
+    code = "unsupported_image"
+    message = "The file is not an image in an accepted format (PNG, JPEG or WebP)."
+
+
+class InvalidImage(AccountsError):
+    status = 422
+    code = "invalid_image"
+    message = "The image is damaged, too large in pixels or carries foreign content."
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(details={"fields": {"file": [reason]}})
+
+
 CODES: dict[str, tuple[int, str]] = {
     cls.code: (cls.status, cls.message)
     for cls in (
@@ -91,6 +123,11 @@ CODES: dict[str, tuple[int, str]] = {
         TokenReused,
         SessionRevoked,
         WrongPassword,
+        AccountLocked,
+        InvalidToken,
+        FileTooLarge,
+        UnsupportedImage,
+        InvalidImage,
     )
 }
 
@@ -100,3 +137,87 @@ def field_errors(exc: Any) -> dict[str, list[str]]:
     if hasattr(exc, "message_dict"):
         return {k: list(v) for k, v in exc.message_dict.items()}
     return {"__all__": list(exc.messages)}
+
+
+# --- social login (accounts/social) ---------------------------------------------------------------------
+
+
+class UnknownProvider(AccountsError):
+    status = 404
+    code = "unknown_provider"
+    message = "No such social login provider is enabled here."
+
+
+class InvalidProviderToken(AccountsError):
+    status = 400
+    code = "invalid_provider_token"
+    message = "The provider did not accept this token or code."
+
+
+class ProviderEmailMissing(AccountsError):
+    status = 400
+    code = "provider_email_missing"
+    message = "The provider did not share an e-mail address; allow access to it or register with a password."
+
+
+class ProviderUnavailable(AccountsError):
+    status = 502
+    code = "provider_unavailable"
+    message = "The login provider did not answer in time or failed. Try again later."
+
+
+class EmailConflict(AccountsError):
+    status = 409
+    code = "email_conflict"
+    message = (
+        "An account already uses this e-mail address. Log in to it and link the provider from your "
+        "account settings instead."
+    )
+
+
+class SocialAccountTaken(AccountsError):
+    status = 409
+    code = "social_account_taken"
+    message = "This provider account is already linked to another user."
+
+
+class LastLoginMethod(AccountsError):
+    status = 409
+    code = "last_login_method"
+    message = "This is your last way to log in; set a password or link another provider first."
+
+
+class ReauthRequired(AccountsError):
+    status = 403
+    code = "reauth_required"
+    message = "Log in again to confirm it is you, then retry."
+
+
+class AccountInactive(AccountsError):
+    status = 403
+    code = "account_inactive"
+    message = "This account is deactivated."
+
+
+class SocialAccountNotFound(AccountsError):
+    status = 404
+    code = "not_found"
+    message = "No such linked account."
+
+
+CODES.update(
+    {
+        cls.code: (cls.status, cls.message)
+        for cls in (
+            UnknownProvider,
+            InvalidProviderToken,
+            ProviderEmailMissing,
+            ProviderUnavailable,
+            EmailConflict,
+            SocialAccountTaken,
+            LastLoginMethod,
+            ReauthRequired,
+            AccountInactive,
+        )
+    }
+)

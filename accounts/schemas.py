@@ -8,9 +8,10 @@ from typing import Annotated
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from ninja import Schema
-from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, StringConstraints
 
-from accounts.models import USERNAME_PATTERN
+from accounts import selectors
+from accounts.models import USERNAME_PATTERN, Profile
 from config.schemas import PageMeta
 
 
@@ -28,6 +29,13 @@ def _username(value: str | None) -> str | None:
         return None
     if not re.fullmatch(USERNAME_PATTERN, value):
         raise ValueError("3–30 characters: letters, digits, '.', '_' or '-'.")
+    return value
+
+
+def _date_text(value: object) -> object:
+    # pydantic would read a number as a Unix timestamp (0 → 1970-01-01); a date here is YYYY-MM-DD text.
+    if value is not None and not isinstance(value, (str, date)):
+        raise ValueError("Enter a date as YYYY-MM-DD.")
     return value
 
 
@@ -114,8 +122,16 @@ class ProfileOut(Schema):
     website: str
     bio: str
     locale: str
-    avatar_url: str | None = None
-    avatar_thumbnail_url: str | None = None
+    avatar_url: str | None = Field(None, description="The re-encoded avatar (WebP), or null.")
+    avatar_thumbnail_url: str | None = Field(None, description="A square thumbnail of the avatar, or null.")
+
+    @staticmethod
+    def resolve_avatar_url(obj: Profile) -> str | None:
+        return selectors.media_url(name=obj.avatar)
+
+    @staticmethod
+    def resolve_avatar_thumbnail_url(obj: Profile) -> str | None:
+        return selectors.media_url(name=obj.avatar_thumbnail)
 
 
 class UserOut(Schema):
@@ -132,16 +148,43 @@ class UserOut(Schema):
 
 class MeUpdateIn(Schema):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"first_name": "Ada", "last_name": "King", "username": "countess"}]}
+        json_schema_extra={
+            "examples": [
+                {
+                    "first_name": "Ada",
+                    "last_name": "King",
+                    "username": "countess",
+                    "phone": "+44 20 7946 0000",
+                    "birth_date": "1815-12-10",
+                    "website": "https://github.com/ada",
+                    "bio": "Analyst of engines.",
+                    "locale": "en-GB",
+                }
+            ]
+        }
     )
     first_name: Name | None = None
     last_name: Name | None = None
     username: Username = None
+    phone: Annotated[str, StringConstraints(max_length=32, strip_whitespace=True)] | None = None
+    birth_date: Annotated[date | None, BeforeValidator(_date_text)] = Field(
+        None, description="YYYY-MM-DD, between 1900-01-01 and today."
+    )
+    website: Annotated[str, StringConstraints(max_length=200, strip_whitespace=True)] | None = Field(
+        None, description="An http(s) address, e.g. a GitHub profile."
+    )
+    bio: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    locale: Annotated[str, StringConstraints(max_length=16, strip_whitespace=True)] | None = Field(
+        None, description="A language tag such as en, de-CH or pt_BR."
+    )
 
 
 class DeleteMeIn(Schema):
     model_config = ConfigDict(json_schema_extra={"examples": [{"password": "correct-horse-battery"}]})
-    password: Password
+    password: Password | None = Field(
+        None,
+        description="Required when the account has a password; social-only accounts need a recent login.",
+    )
 
 
 class SessionOut(Schema):
@@ -167,3 +210,61 @@ class SessionListQuery(Schema):
 
 class LogoutAllQuery(Schema):
     keep_current: bool = False
+
+
+class PasswordResetIn(Schema):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"email": "ada@example.com"}]})
+    email: Email
+
+
+class PasswordResetConfirmIn(Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"uid": "MGYzYjA4…", "token": "cbx3zq-5f1e…", "new_password": "a-new-long-passphrase"}
+            ]
+        }
+    )
+    uid: Annotated[str, StringConstraints(min_length=1, max_length=128)] = Field(
+        ..., description="The uid query parameter of the link."
+    )
+    token: Annotated[str, StringConstraints(min_length=1, max_length=128)] = Field(
+        ..., description="The token query parameter of the link."
+    )
+    new_password: Password
+
+
+class PasswordChangeIn(Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"current_password": "correct-horse-battery", "new_password": "a-new-long-passphrase"}
+            ]
+        }
+    )
+    current_password: Password
+    new_password: Password
+
+
+class PasswordChangedOut(Schema):
+    detail: str
+    sessions_ended: int = Field(..., description="How many other sessions were ended.")
+
+
+class EmailChangeIn(Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"new_email": "ada@new.example", "password": "correct-horse-battery"}]
+        }
+    )
+    new_email: Email
+    password: Annotated[str, StringConstraints(max_length=1024)] | None = Field(
+        None, description="Needed unless the session was opened by a login within the re-auth window."
+    )
+
+
+class EmailChangeConfirmIn(Schema):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"key": "eyJ1Ijoi…"}]})
+    key: Annotated[str, StringConstraints(min_length=1, max_length=2048)] = Field(
+        ..., description="The key query parameter of the link mailed to the new address."
+    )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import functools
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
+from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import connections, router
 from django.db.models import Model, QuerySet
 from django.db.models.expressions import Col
@@ -105,6 +107,12 @@ def _session_with_user_sql(alias: str) -> tuple[str, list[_Part]]:
     return sql, parts
 
 
+def session_is_recent(*, session: Session) -> bool:
+    """Whether the session was opened by a login within REAUTH_WINDOW_SECONDS (refreshes do not count):
+    the re-auth rule of sensitive changes for users who have no password to type."""
+    return timezone.now() - session.created_at <= timedelta(seconds=settings.REAUTH_WINDOW_SECONDS)
+
+
 def session_list(*, user: User, include_ended: bool = False) -> QuerySet[Session]:
     qs = Session.objects.filter(user=user)
     if not include_ended:
@@ -118,3 +126,8 @@ def token_claims_live(*, raw: str) -> tokens.Claims:
     if session_for_access(session_id=claims.session_id, user_id=claims.user_id) is None:
         raise errors.SessionRevoked()
     return claims
+
+
+def media_url(*, name: str) -> str | None:
+    """The public URL of a stored media file (relative MEDIA_URL path on the file system, a full URL on S3)."""
+    return default_storage.url(name) if name else None

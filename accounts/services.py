@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts import errors, selectors, signals, tokens
+from accounts import errors, ratelimit, selectors, signals, tokens, validators
 from accounts.models import Profile, RevokeReason, Session, User
 from accounts.tasks import email_enqueue
 from audit import context
@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 VERIFY_SALT = "accounts.email-verify"
 USER_UPDATABLE_FIELDS = frozenset({"first_name", "last_name", "username"})
 PROFILE_UPDATABLE_FIELDS = frozenset({"phone", "birth_date", "website", "bio", "locale"})
+# null clears these; for the other text fields null means "".
+NULLABLE_FIELDS = frozenset({"username", "birth_date"})
 
 
 # --- registration and e-mail verification ---------------------------------------------------------------
@@ -52,6 +54,7 @@ def user_register(
     *, email: str, password: str, username: str | None = None, first_name: str = "", last_name: str = ""
 ) -> User:
     email = User.objects.normalize_email(email.strip())
+    ratelimit.hit("register_address", email)
     username = username or None
     candidate = User(email=email, username=username, first_name=first_name, last_name=last_name)
     _password_check(password, candidate)
@@ -142,6 +145,7 @@ def _is_uuid(value: str) -> bool:
 
 def email_verification_resend(*, email: str) -> None:
     """Sends a new key if a live, unverified user has this address; says nothing either way."""
+    ratelimit.hit("resend_address", email)
     user = (
         User.objects.by_login(email).filter(email_verified_at__isnull=True).first() if "@" in email else None
     )
@@ -157,11 +161,21 @@ def email_verification_resend(*, email: str) -> None:
 
 def session_login(*, login: str, password: str) -> tuple[Session, tokens.TokenPair]:
     """Password login. Unknown login, wrong password, deleted and inactive users all fail the same way;
-    `email_not_verified` is told only to someone who knows the password."""
+    `email_not_verified` is told only to someone who knows the password.
+
+    Failures are counted per account (the user's id, so e-mail, username and letter case all count
+    together; an unknown login is counted by its lower-cased text, so a lock says nothing about existence).
+    LOGIN_LOCKOUT_FAILURES of them lock the account: 429 `locked`, even for the right password."""
     user = User.objects.by_login(login).first() if login else None
+    account = str(user.pk) if user is not None else f"login:{login.strip().lower()}"
+    retry_after = ratelimit.lockout_retry_after(account)
+    if retry_after is not None:
+        audit.record("auth.login_failed", subject=user, details={"reason": "locked"})
+        raise errors.AccountLocked(retry_after)
     if user is None:
         User().set_password(password)  # spend the same hashing time as a real check
         audit.record("auth.login_failed", details={"reason": "unknown_login"})
+        _login_failure(account, user=None)
         raise errors.InvalidCredentials()
     if not user.check_password(password) or not user.is_active:
         audit.record(
@@ -169,16 +183,51 @@ def session_login(*, login: str, password: str) -> tuple[Session, tokens.TokenPa
             subject=user,
             details={"reason": "wrong_password" if user.is_active else "inactive"},
         )
+        _login_failure(account, user=user)
         raise errors.InvalidCredentials()
+    ratelimit.lockout_reset(account)
     if not user.email_verified:
         raise errors.EmailNotVerified()
     return session_open(user=user, via="password")
+
+
+def _login_failure(account: str, *, user: User | None) -> None:
+    if ratelimit.lockout_failure(account):
+        audit.record(
+            "auth.locked",
+            subject=user,
+            details={
+                "failures": settings.LOGIN_LOCKOUT_FAILURES,
+                "seconds": settings.LOGIN_LOCKOUT_SECONDS,
+            },
+        )
+
+
+def _new_sign_in_mail(user: User, ctx: context.RequestContext, now: Any) -> None:
+    """Optional (NEW_SIGNIN_MAIL): alert when a login comes from an IP and browser pair none of the user's
+    earlier sessions had. The very first login is not news."""
+    earlier = Session.objects.filter(user=user)
+    if not earlier.exists() or earlier.filter(ip=ctx.ip, user_agent=ctx.user_agent[:512]).exists():
+        return
+    email_enqueue(
+        template="new_sign_in",
+        to=user.email,
+        context={
+            "first_name": user.first_name,
+            "when": now.isoformat(timespec="seconds"),
+            "ip": ctx.ip or "",
+            "user_agent": ctx.user_agent[:200],
+            "link": _link("/account/security"),
+        },
+    )
 
 
 def session_open(*, user: User, via: str) -> tuple[Session, tokens.TokenPair]:
     ctx = context.current()
     now = timezone.now()
     with transaction.atomic():
+        if settings.NEW_SIGNIN_MAIL:
+            _new_sign_in_mail(user, ctx, now)
         session = Session(
             user=user,
             via=via,
@@ -366,8 +415,12 @@ def session_touch(*, session: Session) -> None:
 
 def user_update(*, user: User, actor: User, changes: dict[str, Any]) -> User:
     """Apply allow-listed user and profile fields; anything else in `changes` is ignored (no mass assignment)."""
+    changes = {k: ("" if v is None and k not in NULLABLE_FIELDS else v) for k, v in changes.items()}
     user_changes = {k: v for k, v in changes.items() if k in USER_UPDATABLE_FIELDS}
     profile_changes = {k: v for k, v in changes.items() if k in PROFILE_UPDATABLE_FIELDS}
+    invalid = validators.profile_errors(profile_changes)
+    if invalid:
+        raise errors.ValidationFailed(invalid)
     if "username" in user_changes:
         user_changes["username"] = user_changes["username"] or None
         if user_changes["username"] and _taken_error(
@@ -401,13 +454,28 @@ def user_update(*, user: User, actor: User, changes: dict[str, Any]) -> User:
     return user
 
 
-def user_soft_delete(*, user: User, password: str, actor: User | None = None) -> User:
+def user_soft_delete(
+    *, user: User, password: str | None, session: Session | None = None, actor: User | None = None
+) -> User:
     """Soft delete: login ends now, e-mail and username are free to register again, every session is
-    revoked. Higher apps (gdpr) react to `user_soft_deleted` after commit."""
+    revoked. Higher apps (gdpr) react to `user_soft_deleted` after commit.
+
+    A user with a password must give it. A user without one (signed up through a provider) must be on a
+    session opened by a login within the re-auth window."""
     actor = actor or user
-    if not user.check_password(password):
-        audit.record("user.delete_refused", actor=actor, subject=user, details={"reason": "wrong_password"})
-        raise errors.WrongPassword()
+    if user.has_usable_password():
+        if not password:
+            raise errors.ValidationFailed({"password": ["Your password is required to delete the account."]})
+        if not user.check_password(password):
+            audit.record(
+                "user.delete_refused", actor=actor, subject=user, details={"reason": "wrong_password"}
+            )
+            raise errors.WrongPassword()
+    elif session is None or not selectors.session_is_recent(session=session):
+        raise errors.ReauthRequired(
+            "Log in again with your provider to delete the account.",
+            details={"max_age_seconds": settings.REAUTH_WINDOW_SECONDS},
+        )
     now = timezone.now()
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import re
+from datetime import date, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.utils import timezone
 
 
 class MaximumLengthValidator:
@@ -20,3 +24,43 @@ class MaximumLengthValidator:
 
     def get_help_text(self) -> str:
         return f"Your password must contain at most {self.max_length} characters."
+
+
+_PHONE_RE = re.compile(r"^\+?[0-9 ()./-]{3,32}$")
+_LOCALE_RE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,3}$")
+_MAX_LENGTHS = {"phone": 32, "website": 200, "bio": 2000, "locale": 16}
+_EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+
+
+def _profile_field_error(field: str, value: Any) -> str | None:
+    if field == "birth_date":
+        if value is None:
+            return None
+        if not isinstance(value, date) or isinstance(value, datetime):
+            return "Enter a date as YYYY-MM-DD."
+        if not _EARLIEST_BIRTH_DATE <= value <= timezone.localdate():
+            return "Enter a birth date between 1900-01-01 and today."
+        return None
+    if not isinstance(value, str):
+        return "Enter text."
+    if len(value) > _MAX_LENGTHS.get(field, 255):
+        return f"Enter at most {_MAX_LENGTHS.get(field, 255)} characters."
+    if not value:
+        return None
+    if field == "phone" and (not _PHONE_RE.match(value) or sum(c.isdigit() for c in value) < 3):
+        return "Enter a phone number: digits, spaces, + ( ) . / - only."
+    if field == "website":
+        try:
+            URLValidator(schemes=["http", "https"])(value)
+        except ValidationError:
+            return "Enter a full http:// or https:// address."
+    if field == "locale" and not _LOCALE_RE.match(value):
+        return "Enter a language tag such as en, de-CH or pt_BR."
+    return None
+
+
+def profile_errors(changes: dict[str, Any]) -> dict[str, list[str]]:
+    """Per-field messages for profile values that do not fit (empty when all do). Lives here, not in the API
+    schema, so every door that updates a profile enforces it."""
+    found = {field: _profile_field_error(field, value) for field, value in changes.items()}
+    return {field: [message] for field, message in found.items() if message}

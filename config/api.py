@@ -15,8 +15,11 @@ from ninja.parser import Parser
 from ninja_extra.exceptions import APIException
 
 from accounts.api import auth_router, me_router
+from accounts.social.api import auth_social_router, me_social_router
 from config import health
 from config.errors import DomainError
+from gdpr.api import consents_router as gdpr_consents_router
+from gdpr.api import router as gdpr_router
 
 logger = logging.getLogger("custodian.api")
 
@@ -175,3 +178,8 @@ def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 api.add_router("/auth", auth_router)
 api.add_router("/me", me_router)
 api.add_router("/health", health.router)
+
+api.add_router("/auth/social", auth_social_router)
+api.add_router("/me/social-accounts", me_social_router)
+api.add_router("/gdpr", gdpr_router)
+api.add_router("/me", gdpr_consents_router)

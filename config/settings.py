@@ -272,3 +272,111 @@ LOGGING = {
 # Mounts the bare ceiling endpoint of bench/ at /api/v1/bench/bare (outside the OpenAPI document). Only the
 # benchmark turns it on.
 BENCH_ENDPOINTS = env.bool("BENCH_ENDPOINTS", default=False)
+
+# --- Social login (docs/social.md) ----------------------------------------------------------------------
+# Provider credentials come from the environment; a provider without a client id is not enabled (404).
+# SocialApp rows added in the admin work as well (allauth blends both sources).
+SOCIALACCOUNT_PROVIDERS: dict[str, dict[str, object]] = {}
+for _provider, _id_var, _secret_var in (
+    ("google", "GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET"),
+    ("github", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET"),
+    ("facebook", "FACEBOOK_APP_ID", "FACEBOOK_APP_SECRET"),
+):
+    SOCIALACCOUNT_PROVIDERS[_provider] = {}
+    if env.str(_id_var, default=""):
+        SOCIALACCOUNT_PROVIDERS[_provider]["APP"] = {
+            "client_id": env.str(_id_var),
+            "secret": env.str(_secret_var, default=""),
+        }
+# allauth marks Facebook addresses unverified; an operator who trusts Facebook's confirmation can say so.
+SOCIALACCOUNT_PROVIDERS["facebook"]["VERIFIED_EMAIL"] = env.bool("FACEBOOK_EMAIL_VERIFIED", default=False)
+SOCIALACCOUNT_QUERY_EMAIL = True
+# Never log into an existing local account because a provider reports the same address (409 email_conflict).
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+# Timeout in seconds of every outbound call to a provider (allauth's sessions and our JWKS fetch).
+SOCIALACCOUNT_REQUESTS_TIMEOUT = env.float("SOCIAL_HTTP_TIMEOUT_SECONDS", default=5.0)
+SOCIAL_GOOGLE_JWKS_URL = env.str(
+    "SOCIAL_GOOGLE_JWKS_URL", default="https://www.googleapis.com/oauth2/v3/certs"
+)
+SOCIAL_GOOGLE_ISSUERS = ["https://accounts.google.com", "accounts.google.com"]
+SOCIAL_JWKS_CACHE_SECONDS = env.int("SOCIAL_JWKS_CACHE_SECONDS", default=3600)
+
+# --- GDPR: exports, erasure, consent, retention (docs/gdpr.md) ------------------------------------------
+GDPR_EXPORTERS = env.list(
+    "GDPR_EXPORTERS",
+    default=[
+        "gdpr.exporters.ProfileExporter",
+        "gdpr.exporters.SessionsExporter",
+        "gdpr.exporters.ConsentsExporter",
+        "gdpr.exporters.AuditEventsExporter",
+        "gdpr.exporters.SocialAccountsExporter",
+        "gdpr.exporters.AvatarExporter",
+    ],
+)
+GDPR_ERASERS = env.list(
+    "GDPR_ERASERS",
+    default=[
+        "gdpr.erasers.ExportFilesEraser",
+        "gdpr.erasers.AvatarEraser",
+        "gdpr.erasers.SocialAccountsEraser",
+        "gdpr.erasers.SessionsEraser",
+        "gdpr.erasers.ConsentsEraser",
+        "gdpr.erasers.UserEraser",
+    ],
+)
+GDPR_EXPORT_DIR = env.str("GDPR_EXPORT_DIR", default="gdpr/exports")
+GDPR_EXPORT_TTL_DAYS = env.int("GDPR_EXPORT_TTL_DAYS", default=7)
+GDPR_EXPORT_MAX_DOWNLOADS = env.int("GDPR_EXPORT_MAX_DOWNLOADS", default=3)
+GDPR_EXPORT_CHUNK_SIZE = env.int("GDPR_EXPORT_CHUNK_SIZE", default=2000)
+# Test-only: seconds to sleep after each exported chunk (makes an export slow enough to kill mid-way).
+GDPR_EXPORT_CHUNK_DELAY = env.float("GDPR_EXPORT_CHUNK_DELAY", default=0.0)
+GDPR_ERASURE_GRACE_DAYS = env.int("GDPR_ERASURE_GRACE_DAYS", default=7)
+GDPR_REQUESTS_PER_DAY = env.int("GDPR_REQUESTS_PER_DAY", default=3)
+# A job holds its request for this long and renews while it works; past it the sweeper re-enqueues.
+GDPR_LEASE_SECONDS = env.int("GDPR_LEASE_SECONDS", default=300)
+GDPR_MAX_ATTEMPTS = env.int("GDPR_MAX_ATTEMPTS", default=5)
+GDPR_CONSENT_PURPOSES = env.list(
+    "GDPR_CONSENT_PURPOSES", default=["marketing_email", "product_analytics", "third_party_sharing"]
+)
+GDPR_CONSENT_POLICY_VERSION = env.str("GDPR_CONSENT_POLICY_VERSION", default="2026-01")
+# Ended (revoked or expired) sessions are deleted this many days after they ended.
+SESSION_RETENTION_DAYS = env.int("SESSION_RETENTION_DAYS", default=90)
+# Audit events older than this are deleted by the retention job; 0 keeps them forever.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=730)
+
+# --- Account security: password and e-mail flows, avatars, rate limits (docs/security.md) ----------------
+# Password-reset links die after this many seconds (SPEC: at most one hour), on login and on password change.
+PASSWORD_RESET_TIMEOUT = min(env.int("PASSWORD_RESET_TIMEOUT", default=3600), 3600)
+EMAIL_CHANGE_MAX_AGE_HOURS = env.int("EMAIL_CHANGE_MAX_AGE_HOURS", default=24)
+# POST /me/email needs the password, or a session opened by a login at most this many seconds ago.
+REAUTH_WINDOW_SECONDS = env.int("REAUTH_WINDOW_SECONDS", default=600)
+NEW_SIGNIN_MAIL = env.bool("NEW_SIGNIN_MAIL", default=False)
+AVATAR_MAX_BYTES = env.int("AVATAR_MAX_BYTES", default=5 * 1024 * 1024)
+AVATAR_MAX_PIXELS = env.int("AVATAR_MAX_PIXELS", default=25_000_000)
+AVATAR_MAX_SIDE = env.int("AVATAR_MAX_SIDE", default=1024)
+AVATAR_THUMBNAIL_SIDE = env.int("AVATAR_THUMBNAIL_SIDE", default=128)
+AVATAR_FORMATS = env.list("AVATAR_FORMATS", default=["PNG", "JPEG", "WEBP"])
+# Fixed-window request limits per client IP and per address/account ("count/period": s, min, hour, day
+# with an optional multiplier, e.g. "5/5min"). Counters live in the default cache; a cache outage fails open.
+RATE_LIMIT_ENABLED = env.bool("RATE_LIMIT_ENABLED", default=True)
+RATE_LIMITS = {
+    scope: env.str(f"RATE_LIMIT_{scope.upper()}", default=default)
+    for scope, default in {
+        "login_ip": "10/min",
+        "register_ip": "10/hour",
+        "register_address": "10/hour",
+        "resend_ip": "10/hour",
+        "resend_address": "3/hour",
+        "password_reset_ip": "10/hour",
+        "password_reset_address": "3/hour",
+    }.items()
+}
+# Login lockout: this many failed passwords for one account (e-mail or username, any letter case) within
+# the window lock it for LOGIN_LOCKOUT_SECONDS, even for the correct password; a success resets the count.
+LOGIN_LOCKOUT_FAILURES = env.int("LOGIN_LOCKOUT_FAILURES", default=5)
+LOGIN_LOCKOUT_WINDOW_SECONDS = env.int("LOGIN_LOCKOUT_WINDOW_SECONDS", default=300)
+LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=300)
+# PUT /me/avatar is multipart: Django parses request.FILES only for POST; Ninja's middleware fixes that
+# (for PUT only, the one method that carries files here).
+MIDDLEWARE += ["ninja.compatibility.files.fix_request_files_middleware"]
+NINJA_FIX_REQUEST_FILES_METHODS = {"PUT"}

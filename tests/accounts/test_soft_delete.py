@@ -43,6 +43,7 @@ def test_soft_delete_frees_email_and_username_and_login_picks_the_new_account(ap
         "user.email_verified",
         "auth.login",
         "user.deleted",
+        "gdpr.erasure_requested",  # deletion opens an erasure request (gdpr subscribes)
     ]
     assert actions(subject_id=new_id) == ["user.registered", "user.email_verified"] + ["auth.login"] * 3
     # the failed login against the deleted account names no subject: it matched no live user
@@ -64,3 +65,26 @@ def test_delete_me_needs_the_password(api: ApiClient, tokens, user) -> None:
     assert api.call("get", "/me", token=tokens["access"]).status_code == 200
     assert AuditEvent.objects.filter(action="user.deleted").count() == 0
     assert actions(action="user.delete_refused") == ["user.delete_refused"]
+
+
+def test_user_without_password_deletes_on_a_recent_login_only(
+    api: ApiClient, make_user, login, settings
+) -> None:
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    user = make_user("social@example.com")
+    pair = login("social@example.com")
+    user.set_unusable_password()
+    user.save(update_fields=["password"])
+    with time_machine.travel(timezone.now() + timedelta(seconds=settings.REAUTH_WINDOW_SECONDS + 5)):
+        refresh = api.post_json("/auth/token/refresh", {"refresh": pair["refresh"]}).json()
+        body = assert_error(api.call("delete", "/me", {}, token=refresh["access"]), 403, "reauth_required")
+        assert body["details"] == {"max_age_seconds": settings.REAUTH_WINDOW_SECONDS}
+    assert User.objects.get(pk=user.pk).deleted_at is None
+    recent = api.call("delete", "/me", {}, token=pair["access"])
+    assert recent.status_code == 202, recent.content
+    assert User.objects.get(pk=user.pk).deleted_at is not None
+    assert actions(subject_id=user.pk)[-2:] == ["user.deleted", "gdpr.erasure_requested"]

@@ -1,0 +1,211 @@
+"""Rate limits and login lockout, counted in the default Django cache (Redis in production).
+
+Per-IP limits hook into Ninja's throttling (`throttle=ip_throttle("login_ip")` on an operation; Ninja runs it
+before the body is parsed and config/api.py renders its `Throttled` as 429 `rate_limited` + Retry-After).
+Per-address limits and the lockout need the parsed body or the resolved account, so services call `hit` and
+the `lockout_*` functions. The counters themselves are written here rather than with Ninja's
+SimpleRateThrottle, which keeps a read-modify-write list per key (concurrent workers lose counts), reads its
+rate once at import (tests and operators cannot change it) and raises when the cache is down. See
+docs/security.md.
+
+Every cache call fails open: a cache outage logs an error and lets the request through, because the
+database, not the cache, holds sessions and revocation (SPEC §9).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import logging
+import math
+import re
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest
+from ninja.throttling import BaseThrottle
+
+from accounts import errors
+from audit import context
+from config.errors import RateLimited
+
+logger = logging.getLogger(__name__)
+
+_PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
+_RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([a-z]+)\s*$")
+# Keys outlive their window a little so a slow request near the edge still finds its counter.
+_FUDGE_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class Rate:
+    limit: int
+    period: int
+
+
+def rate_parse(value: str) -> Rate:
+    """ "10/min", "5/5min", "3/hour", "100/day" → Rate(limit, period in seconds)."""
+    match = _RATE_RE.match(value.lower())
+    if not match or match.group(3) not in _PERIODS:
+        raise ValueError(f"Invalid rate {value!r}: use count/period, e.g. 10/min or 5/5min.")
+    count, multiplier, unit = match.groups()
+    return Rate(limit=int(count), period=int(multiplier or 1) * _PERIODS[unit])
+
+
+def _digest(ident: str) -> str:
+    # Addresses and logins never reach the cache in clear; letter case and spaces do not make new counters.
+    return hashlib.sha256(ident.strip().lower().encode()).hexdigest()[:32]
+
+
+def consume(scope: str, ident: str) -> int | None:
+    """Count one request of `ident` against `settings.RATE_LIMITS[scope]` (a fixed window aligned to the
+    clock). Returns the seconds until the window ends if this request is over the limit, else None."""
+    if not settings.RATE_LIMIT_ENABLED:
+        return None
+    rate = rate_parse(settings.RATE_LIMITS[scope])
+    now = time.time()
+    window = int(now // rate.period)
+    key = f"rl:{scope}:{_digest(ident)}:{window}"
+    try:
+        # add + incr are atomic in Redis and in the local-memory cache, so concurrent workers never lose counts.
+        if cache.add(key, 1, rate.period + _FUDGE_SECONDS):
+            count = 1
+        else:
+            try:
+                count = cache.incr(key)
+            except ValueError:  # expired between add and incr
+                cache.add(key, 1, rate.period + _FUDGE_SECONDS)
+                count = 1
+    except Exception:
+        logger.error("rate limiter: cache unavailable, failing open (scope=%s)", scope, exc_info=True)
+        return None
+    if count > rate.limit:
+        return max(1, math.ceil((window + 1) * rate.period - now))
+    return None
+
+
+def hit(scope: str, ident: str) -> None:
+    """Count one request; raise RateLimited (429 + Retry-After) when it is over the limit."""
+    retry_after = consume(scope, ident)
+    if retry_after is not None:
+        raise RateLimited(retry_after)
+
+
+def client_ip() -> str:
+    """The client address config.middleware.client_ip derived (X-Forwarded-For only behind
+    TRUSTED_PROXY_COUNT proxies), bound in the audit context for this request."""
+    return context.current().ip or "unknown"
+
+
+_throttle_wait: contextvars.ContextVar[int | None] = contextvars.ContextVar("ratelimit_wait", default=None)
+
+
+class IpThrottle(BaseThrottle):
+    """Ninja throttle: `scope` counted per client IP. The wait is kept per request context, not on the
+    instance, because one instance serves every thread."""
+
+    def __init__(self, scope: str) -> None:
+        self.scope = scope
+
+    def allow_request(self, request: HttpRequest) -> bool:
+        retry_after = consume(self.scope, client_ip())
+        _throttle_wait.set(retry_after)
+        return retry_after is None
+
+    def wait(self) -> float | None:
+        return _throttle_wait.get()
+
+
+def ip_throttle(scope: str) -> IpThrottle:
+    return IpThrottle(scope)
+
+
+# --- login lockout ---------------------------------------------------------------------------------------
+
+
+def _lock_key(account: str) -> str:
+    return f"rl:lock:{_digest(account)}"
+
+
+def _fail_key(account: str) -> str:
+    return f"rl:fail:{_digest(account)}"
+
+
+def lockout_retry_after(account: str) -> int | None:
+    """Seconds until `account` unlocks, or None when it is not locked. The lock stores its end time, so the
+    answer is right even where the cache's own expiry lags."""
+    if not settings.RATE_LIMIT_ENABLED:
+        return None
+    try:
+        until = cache.get(_lock_key(account))
+    except Exception:
+        logger.error("rate limiter: cache unavailable, failing open (lockout check)", exc_info=True)
+        return None
+    now = time.time()
+    if isinstance(until, (int, float)) and until > now:
+        return max(1, math.ceil(until - now))
+    return None
+
+
+def lockout_check(account: str) -> None:
+    retry_after = lockout_retry_after(account)
+    if retry_after is not None:
+        raise errors.AccountLocked(retry_after)
+
+
+def lockout_failure(account: str) -> bool:
+    """Count one failed password for `account`; True when this failure locked it. The count runs in a
+    window that starts at the first failure; locking clears it, so the account gets a fresh allowance
+    when the lock ends."""
+    if not settings.RATE_LIMIT_ENABLED:
+        return False
+    window = settings.LOGIN_LOCKOUT_WINDOW_SECONDS
+    key = _fail_key(account)
+    try:
+        if cache.add(key, 1, window):
+            count = 1
+        else:
+            try:
+                count = cache.incr(key)
+            except ValueError:
+                cache.add(key, 1, window)
+                count = 1
+        if count < settings.LOGIN_LOCKOUT_FAILURES:
+            return False
+        seconds = settings.LOGIN_LOCKOUT_SECONDS
+        cache.set(_lock_key(account), time.time() + seconds, seconds + _FUDGE_SECONDS)
+        cache.delete(key)
+    except Exception:
+        logger.error("rate limiter: cache unavailable, failing open (lockout count)", exc_info=True)
+        return False
+    return True
+
+
+def lockout_reset(account: str) -> None:
+    """A successful login (or a password reset) forgets the account's failures and lifts its lock."""
+    if not settings.RATE_LIMIT_ENABLED:
+        return
+    try:
+        cache.delete_many([_fail_key(account), _lock_key(account)])
+    except Exception:
+        logger.error("rate limiter: cache unavailable, failing open (lockout reset)", exc_info=True)
+
+
+def settings_errors() -> list[str]:
+    """Problems with the configured limits, for the system check (a bad rate must stop startup, not turn
+    every login into a 500)."""
+    problems = []
+    for scope, value in settings.RATE_LIMITS.items():
+        try:
+            rate = rate_parse(value)
+        except ValueError as exc:
+            problems.append(f"RATE_LIMITS[{scope!r}]: {exc}")
+            continue
+        if rate.limit < 1:
+            problems.append(f"RATE_LIMITS[{scope!r}]: the count must be at least 1.")
+    for name in ("LOGIN_LOCKOUT_FAILURES", "LOGIN_LOCKOUT_WINDOW_SECONDS", "LOGIN_LOCKOUT_SECONDS"):
+        if getattr(settings, name) < 1:
+            problems.append(f"{name} must be at least 1.")
+    return problems

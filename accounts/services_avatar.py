@@ -1,0 +1,99 @@
+"""Avatar writes. Files go through Django's storage API (file system by default, S3 through django-storages;
+docs/security.md), under server-generated names; the database row is written only after both files are."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+from accounts import errors, images
+from accounts.models import Profile, User
+from audit import services as audit
+
+logger = logging.getLogger(__name__)
+
+AVATAR_DIR = "avatars"
+
+
+def _files_delete(names: list[str]) -> None:
+    for name in names:
+        if not name:
+            continue
+        try:
+            default_storage.delete(name)
+        except Exception:
+            # An orphaned file is harmless (its name is unguessable); the profile row is the truth.
+            logger.error("avatar: could not delete %s from storage", name, exc_info=True)
+
+
+def _read_bounded(upload: File) -> bytes:
+    """The upload's bytes, refusing more than AVATAR_MAX_BYTES whatever size the client declared."""
+    limit = settings.AVATAR_MAX_BYTES
+    if upload.size is not None and upload.size > limit:
+        raise errors.FileTooLarge(details={"max_bytes": limit})
+    upload.seek(0)
+    data = upload.read(limit + 1)
+    if len(data) > limit:
+        raise errors.FileTooLarge(details={"max_bytes": limit})
+    return bytes(data)
+
+
+def avatar_set(*, user: User, upload: File, actor: User) -> Profile:
+    """Validate, re-encode and store a new avatar with its thumbnail; the previous files are deleted after
+    the commit. Raises FileTooLarge (413), UnsupportedImage (415), InvalidImage (422); nothing is stored
+    then."""
+    avatar = images.avatar_process(_read_bounded(upload))
+    stem = f"{AVATAR_DIR}/{secrets.token_hex(16)}"
+    saved: list[str] = []
+    try:
+        saved.append(default_storage.save(f"{stem}.{images.OUTPUT_EXTENSION}", ContentFile(avatar.image)))
+        saved.append(
+            default_storage.save(f"{stem}_thumb.{images.OUTPUT_EXTENSION}", ContentFile(avatar.thumbnail))
+        )
+        with transaction.atomic():
+            profile, _ = Profile.objects.select_for_update().get_or_create(user=user)
+            previous = [profile.avatar, profile.avatar_thumbnail]
+            profile.avatar, profile.avatar_thumbnail = saved
+            profile.save(update_fields=["avatar", "avatar_thumbnail", "updated_at"])
+            audit.record(
+                "user.avatar_updated",
+                actor=actor,
+                subject=user,
+                details={
+                    "width": avatar.width,
+                    "height": avatar.height,
+                    "source_format": avatar.source_format,
+                    "bytes": len(avatar.image),
+                },
+            )
+            transaction.on_commit(lambda: _files_delete(previous))
+    except BaseException:
+        _files_delete(saved)
+        raise
+    _profile_cache_set(user, profile)
+    return profile
+
+
+def avatar_delete(*, user: User, actor: User) -> Profile:
+    """Remove the avatar and its thumbnail. Idempotent: with no avatar nothing changes and no event is written."""
+    with transaction.atomic():
+        profile, _ = Profile.objects.select_for_update().get_or_create(user=user)
+        previous = [profile.avatar, profile.avatar_thumbnail]
+        if any(previous):
+            profile.avatar = profile.avatar_thumbnail = ""
+            profile.save(update_fields=["avatar", "avatar_thumbnail", "updated_at"])
+            audit.record("user.avatar_removed", actor=actor, subject=user)
+            transaction.on_commit(lambda: _files_delete(previous))
+    _profile_cache_set(user, profile)
+    return profile
+
+
+def _profile_cache_set(user: User, profile: Profile) -> None:
+    # The caller's user came with its profile (select_related); keep that copy current for the response.
+    user.profile = profile

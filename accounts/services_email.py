@@ -1,0 +1,128 @@
+"""E-mail address change: asked for with a recent authentication, applied only from the link mailed to the
+new address, and only if that address is still free among live users."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts import errors, mail, ratelimit, selectors
+from accounts.models import Session, User
+from accounts.tasks import email_enqueue
+from audit import services as audit
+
+EMAIL_CHANGE_SALT = "accounts.email-change"
+
+
+def _fingerprint(user: User) -> str:
+    # The key dies once the address changes (single use) or the password changes (account recovery).
+    state = f"{user.email.lower()}|{user.password}"
+    return hashlib.sha256(state.encode()).hexdigest()[:24]
+
+
+def reauth_check(*, session: Session, password: str | None) -> None:
+    """Sensitive changes need the password, or a session opened by a login within REAUTH_WINDOW_SECONDS.
+    Wrong passwords count toward the login lockout."""
+    user = session.user
+    if password:
+        account = str(user.pk)
+        ratelimit.lockout_check(account)
+        if not user.check_password(password):
+            ratelimit.lockout_failure(account)
+            audit.record("user.reauth_failed", actor=user, subject=user, details={"reason": "wrong_password"})
+            raise errors.WrongPassword()
+        return
+    if not selectors.session_is_recent(session=session):
+        raise errors.ReauthRequired(
+            "Send your password, or log in again, to change your e-mail address.",
+            details={"max_age_seconds": settings.REAUTH_WINDOW_SECONDS},
+        )
+
+
+def email_change_request(*, session: Session, new_email: str, password: str | None = None) -> str:
+    """Mail a confirmation link to `new_email` and a notice to the current address. Nothing changes until
+    the link is used. Returns the normalised new address."""
+    user = session.user
+    reauth_check(session=session, password=password)
+    new_email = User.objects.normalize_email(new_email.strip())
+    if new_email.lower() == user.email.lower():
+        raise errors.ValidationFailed({"new_email": ["This is already your e-mail address."]})
+    if User.objects.exclude(pk=user.pk).by_login(new_email).exists():
+        raise errors.EmailTaken()
+    key = signing.dumps(
+        {"u": str(user.pk), "e": new_email, "f": _fingerprint(user)}, salt=EMAIL_CHANGE_SALT, compress=True
+    )
+    with transaction.atomic():
+        audit.record(
+            "user.email_change_requested", actor=user, subject=user, details={"new_email": new_email}
+        )
+        email_enqueue(
+            template="email_change_confirm",
+            to=new_email,
+            context={
+                "first_name": user.first_name,
+                "link": mail.link("/confirm-email-change", key=key),
+                "hours": settings.EMAIL_CHANGE_MAX_AGE_HOURS,
+            },
+        )
+        email_enqueue(
+            template="email_change_requested",
+            to=user.email,
+            context={
+                "first_name": user.first_name,
+                "new_email": new_email,
+                "when": timezone.now().isoformat(timespec="seconds"),
+                "link": mail.link("/account/security"),
+            },
+        )
+    return new_email
+
+
+def email_change_confirm(*, key: str) -> User:
+    """Apply a change from its link. Raises InvalidKey (bad, expired or spent link), EmailTaken (the address
+    went to someone else meanwhile)."""
+    try:
+        data = signing.loads(
+            key, salt=EMAIL_CHANGE_SALT, max_age=timedelta(hours=settings.EMAIL_CHANGE_MAX_AGE_HOURS)
+        )
+        user_id, new_email, fingerprint = uuid.UUID(str(data["u"])), str(data["e"]), str(data["f"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        raise errors.InvalidKey()
+    try:
+        with transaction.atomic():
+            user = User.objects.live().select_for_update().filter(pk=user_id, is_active=True).first()
+            if user is None or not hmac.compare_digest(fingerprint, _fingerprint(user)):
+                raise errors.InvalidKey()
+            if User.objects.exclude(pk=user.pk).by_login(new_email).exists():
+                raise errors.EmailTaken()
+            old_email = user.email
+            user.email = new_email
+            user.email_verified_at = timezone.now()
+            user.save(update_fields=["email", "email_verified_at"])
+            audit.record(
+                "user.email_changed",
+                actor=user,
+                subject=user,
+                details={"old_email": old_email, "new_email": new_email},
+            )
+            email_enqueue(
+                template="email_changed",
+                to=old_email,
+                context={
+                    "first_name": user.first_name,
+                    "new_email": new_email,
+                    "when": timezone.now().isoformat(timespec="seconds"),
+                    "link": mail.link("/account/security"),
+                },
+            )
+    except IntegrityError:
+        # A concurrent registration or change took the address between the check and the save.
+        raise errors.EmailTaken()
+    return user

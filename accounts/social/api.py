@@ -1,0 +1,87 @@
+"""Social login routers, mounted in config/api.py at /auth/social and /me/social-accounts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from allauth.socialaccount.models import SocialAccount
+from django.http import HttpRequest
+from ninja import Path, Query, Router
+from ninja.responses import Status
+
+from accounts.api import _current, _pair_out
+from accounts.auth import session_auth
+from accounts.social import schemas, selectors, services
+from accounts.social.providers import Credentials
+from config.pagination import PageParams, page
+from config.schemas import errors
+
+auth_social_router = Router(tags=["auth"])
+me_social_router = Router(tags=["me"], auth=session_auth)
+
+
+def _credentials(payload: schemas.SocialCredentialsIn) -> Credentials:
+    return Credentials(**payload.model_dump())
+
+
+@auth_social_router.post(
+    "/{provider}",
+    operation_id="auth_social_login",
+    summary="Log in (or sign up) with a Google id_token, or a GitHub or Facebook token; opens a session",
+    description=(
+        "google: `id_token`; github: `access_token`, or `code` + `redirect_uri`; facebook: `access_token`. "
+        "An e-mail that belongs to an existing account answers 409 `email_conflict`: log in to that account "
+        "and link the provider with POST /me/social-accounts/{provider}."
+    ),
+    response={200: schemas.SocialLoginOut, **errors(400, 403, 404, 409, 422, 502)},
+)
+def social_login(
+    request: HttpRequest, provider: str, payload: schemas.SocialCredentialsIn
+) -> dict[str, object]:
+    result = services.social_login(provider=provider, credentials=_credentials(payload))
+    return {**_pair_out(result.session, result.pair), "user_created": result.user_created}
+
+
+@me_social_router.get(
+    "",
+    operation_id="me_social_accounts_list",
+    summary="Your linked social accounts, oldest first",
+    response={200: schemas.SocialAccountPageOut, **errors(401, 422)},
+)
+def me_social_accounts_list(request: HttpRequest, paging: Query[PageParams]) -> dict[str, object]:
+    return page(selectors.social_account_list(user=_current(request).user), paging)
+
+
+# Registered before "/{provider}" so that a numeric id reaches DELETE; a non-numeric one gets 405.
+@me_social_router.delete(
+    "/{int:account_id}",
+    operation_id="me_social_accounts_unlink",
+    summary="Unlink one of your social accounts (not the last way to log in)",
+    response={204: None, **errors(401, 404, 409, 422)},
+)
+def me_social_accounts_unlink(
+    request: HttpRequest, account_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
+) -> Status[None]:
+    services.social_account_unlink(user=_current(request).user, account_id=account_id)
+    return Status(204, None)
+
+
+@me_social_router.post(
+    "/{provider}",
+    operation_id="me_social_accounts_link",
+    summary="Link a provider account to you (needs a recent login)",
+    description="Same credentials as POST /auth/social/{provider}. 201 when linked now, 200 when it already was.",
+    response={
+        200: schemas.SocialAccountOut,
+        201: schemas.SocialAccountOut,
+        **errors(400, 401, 403, 404, 409, 422, 502),
+    },
+)
+def me_social_accounts_link(
+    request: HttpRequest, provider: str, payload: schemas.SocialCredentialsIn
+) -> Status[SocialAccount]:
+    current = _current(request)
+    account, created = services.social_account_link(
+        user=current.user, session=current, provider=provider, credentials=_credentials(payload)
+    )
+    return Status(201 if created else 200, account)

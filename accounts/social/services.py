@@ -1,0 +1,194 @@
+"""Writes of social login: log in or sign up with a provider identity, link one to a logged-in user, unlink.
+
+The provider is asked first, outside any transaction (an HTTP call must not hold row locks); the database
+work then happens in one transaction with its audit events. Linking rules are in docs/social.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from allauth.socialaccount.models import SocialAccount
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts import errors, mail, selectors, services, tokens
+from accounts.models import Session, User
+from accounts.social import providers
+from accounts.social.providers import Credentials, Identity
+from accounts.tasks import email_enqueue
+from audit import services as audit
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SocialLoginResult:
+    session: Session
+    pair: tokens.TokenPair
+    user_created: bool
+
+
+def social_login(*, provider: str, credentials: Credentials) -> SocialLoginResult:
+    """Log in with a provider identity, creating the user on first use. Never logs into an existing local
+    account merely because the provider reports its e-mail address (409 email_conflict instead)."""
+    identity = providers.identity_verify(provider=provider, credentials=credentials)
+    try:
+        return _social_login(identity)
+    except IntegrityError:
+        # A concurrent first login with the same identity (or e-mail) won the unique index; the second try
+        # finds its row and logs into that user, or reports the conflict.
+        return _social_login(identity)
+
+
+def _social_login(identity: Identity) -> SocialLoginResult:
+    with transaction.atomic():
+        account = _account_locked(identity)
+        if account is not None:
+            user = account.user
+            if not user.is_active:
+                raise errors.AccountInactive()
+            account.extra_data = identity.extra_data
+            account.save(update_fields=["extra_data", "last_login"])
+            session, pair = services.session_open(user=user, via=identity.provider)
+            return SocialLoginResult(session=session, pair=pair, user_created=False)
+        if not identity.email:
+            raise errors.ProviderEmailMissing()
+        conflict = User.objects.by_login(identity.email).first()
+        if conflict is None:
+            user = _user_create(identity)
+            session, pair = services.session_open(user=user, via=identity.provider)
+            return SocialLoginResult(session=session, pair=pair, user_created=True)
+        # Committed, not rolled back: the refusal is kept in the owner's trail (and a stale link of a
+        # deleted user, removed above, stays removed).
+        audit.record(
+            "auth.login_failed",
+            subject=conflict,
+            details={"reason": "social_email_conflict", "via": identity.provider},
+        )
+    raise errors.EmailConflict()
+
+
+def _account_locked(identity: Identity) -> SocialAccount | None:
+    """The live owner's link of this identity. A link whose user is soft-deleted is treated as absent and
+    removed, so the identity never reaches the deleted account nor a new account reusing its e-mail by
+    way of that link (see docs/social.md)."""
+    account = (
+        SocialAccount.objects.select_for_update()
+        .select_related("user")
+        .filter(provider=identity.provider, uid=identity.uid)
+        .first()
+    )
+    if account is None:
+        return None
+    user: User = account.user
+    if user.is_live:
+        return account
+    _account_delete(account, actor=None, reason="owner_deleted")
+    return None
+
+
+def _user_create(identity: Identity) -> User:
+    assert identity.email  # checked by the caller
+    now = timezone.now()
+    user = User.objects.create_user(
+        email=User.objects.normalize_email(identity.email),
+        password=None,  # unusable: this user logs in through the provider until they set a password
+        first_name=identity.first_name,
+        last_name=identity.last_name,
+        email_verified_at=now if identity.email_verified else None,
+    )
+    account = SocialAccount.objects.create(
+        user=user, provider=identity.provider, uid=identity.uid, extra_data=identity.extra_data
+    )
+    audit.record(
+        "user.registered",
+        actor=user,
+        subject=user,
+        details={
+            "via": identity.provider,
+            "social_account_id": account.pk,
+            "email_verified": identity.email_verified,
+        },
+    )
+    if identity.email_verified:
+        email_enqueue(
+            template="welcome",
+            to=user.email,
+            context={"first_name": user.first_name, "link": mail.link("/login")},
+        )
+    else:
+        # The provider did not vouch for the address: its owner confirms it the usual way.
+        services._verification_mail(user)
+    return user
+
+
+def social_account_link(
+    *, user: User, session: Session, provider: str, credentials: Credentials
+) -> tuple[SocialAccount, bool]:
+    """Link a provider identity to `user`, who must have logged in recently (the session's age). Returns the
+    account and whether it is new; linking an identity already linked to this user changes nothing."""
+    if not selectors.session_is_recent(session=session):
+        raise errors.ReauthRequired(details={"max_age_seconds": settings.REAUTH_WINDOW_SECONDS})
+    identity = providers.identity_verify(provider=provider, credentials=credentials)
+    try:
+        with transaction.atomic():
+            User.objects.select_for_update().filter(pk=user.pk).first()
+            account = _account_locked(identity)
+            if account is not None:
+                if account.user_id != user.pk:
+                    raise errors.SocialAccountTaken()
+                return account, False
+            account = SocialAccount.objects.create(
+                user=user, provider=identity.provider, uid=identity.uid, extra_data=identity.extra_data
+            )
+            audit.record(
+                "social.linked",
+                actor=user,
+                subject=user,
+                details={"provider": identity.provider, "social_account_id": account.pk},
+            )
+            email_enqueue(
+                template="social_linked",
+                to=user.email,
+                context={
+                    "first_name": user.first_name,
+                    "provider": _provider_name(identity.provider),
+                    "when": timezone.now().isoformat(timespec="seconds"),
+                    "link": mail.link("/account/security"),
+                },
+            )
+    except IntegrityError:
+        # Someone linked the same identity concurrently.
+        raise errors.SocialAccountTaken()
+    return account, True
+
+
+def social_account_unlink(*, user: User, account_id: int) -> None:
+    """Remove one of the user's links; 404 for another user's id, 409 when it is the last way to log in."""
+    with transaction.atomic():
+        # The user row lock serialises concurrent unlinks, so two of them cannot each leave "another one".
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        account = SocialAccount.objects.filter(pk=account_id, user=user).first()
+        if account is None:
+            raise errors.SocialAccountNotFound()
+        others = SocialAccount.objects.filter(user=user).exclude(pk=account.pk).exists()
+        if not others and not user.has_usable_password():
+            raise errors.LastLoginMethod()
+        _account_delete(account, actor=user, reason="unlinked")
+
+
+def _account_delete(account: SocialAccount, *, actor: User | None, reason: str) -> None:
+    audit.record(
+        "social.unlinked",
+        actor=actor,
+        subject=account.user_id,
+        details={"provider": account.provider, "social_account_id": account.pk, "reason": reason},
+    )
+    account.delete()
+
+
+def _provider_name(provider: str) -> str:
+    return {"google": "Google", "github": "GitHub", "facebook": "Facebook"}.get(provider, provider)
