@@ -47,13 +47,7 @@ def _social_login(identity: Identity) -> SocialLoginResult:
     with transaction.atomic():
         account = _account_locked(identity)
         if account is not None:
-            user = account.user
-            if not user.is_active:
-                raise errors.AccountInactive()
-            account.extra_data = identity.extra_data
-            account.save(update_fields=["extra_data", "last_login"])
-            session, pair = services.session_open(user=user, via=identity.provider)
-            return SocialLoginResult(session=session, pair=pair, user_created=False)
+            return _login_linked(account, identity)
         if not identity.email:
             raise errors.ProviderEmailMissing()
         conflict = User.objects.by_login(identity.email).first()
@@ -61,6 +55,11 @@ def _social_login(identity: Identity) -> SocialLoginResult:
             user = _user_create(identity)
             session, pair = services.session_open(user=user, via=identity.provider)
             return SocialLoginResult(session=session, pair=pair, user_created=True)
+        # A concurrent first login with this identity may have committed its user and link between our two
+        # reads above (READ COMMITTED): that user is not a conflict, it is this identity's account.
+        account = _account_locked(identity)
+        if account is not None:
+            return _login_linked(account, identity)
         # Committed, not rolled back: the refusal is kept in the owner's trail (and a stale link of a
         # deleted user, removed above, stays removed).
         audit.record(
@@ -69,6 +68,16 @@ def _social_login(identity: Identity) -> SocialLoginResult:
             details={"reason": "social_email_conflict", "via": identity.provider},
         )
     raise errors.EmailConflict()
+
+
+def _login_linked(account: SocialAccount, identity: Identity) -> SocialLoginResult:
+    user = account.user
+    if not user.is_active:
+        raise errors.AccountInactive()
+    account.extra_data = identity.extra_data
+    account.save(update_fields=["extra_data", "last_login"])
+    session, pair = services.session_open(user=user, via=identity.provider)
+    return SocialLoginResult(session=session, pair=pair, user_created=False)
 
 
 def _account_locked(identity: Identity) -> SocialAccount | None:
