@@ -5,10 +5,11 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from ninja import Schema
-from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from accounts.models import USERNAME_PATTERN
 from config.schemas import PageMeta
@@ -31,9 +32,30 @@ def _username(value: str | None) -> str | None:
     return value
 
 
-Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(_email)]
-Username = Annotated[str | None, AfterValidator(_username)]
+# The documented schemas say what the validators accept, so SDK users and the fuzzer see the same rules.
+Email = Annotated[
+    str,
+    StringConstraints(max_length=254),
+    AfterValidator(_email),
+    WithJsonSchema({"type": "string", "format": "email", "maxLength": 254}),
+]
+Username = Annotated[
+    str | None,
+    AfterValidator(_username),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "string", "pattern": f"^$|{USERNAME_PATTERN}"}, {"type": "null"}],
+            "description": "3–30 characters: letters, digits, '.', '_' or '-'; empty or null for none.",
+        }
+    ),
+]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+# A password being set: the length bounds of the password policy (common, all-numeric and too-similar
+# passwords are refused too, with 422 on `password`).
+NewPassword = Annotated[
+    str,
+    StringConstraints(min_length=settings.PASSWORD_MIN_LENGTH, max_length=settings.PASSWORD_MAX_LENGTH),
+]
 Name = Annotated[str, StringConstraints(max_length=150, strip_whitespace=True)]
 
 
@@ -52,7 +74,7 @@ class RegisterIn(Schema):
         }
     )
     email: Email
-    password: Password
+    password: NewPassword
     username: Username = None
     first_name: Name = ""
     last_name: Name = ""

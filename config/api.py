@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.errors import Throttled as NinjaThrottled
 from ninja_extra.exceptions import APIException
@@ -14,15 +15,18 @@ from ninja_extra.exceptions import APIException
 from accounts.api import auth_router, me_router
 from config import health
 from config.errors import DomainError
+from config.openapi import CustodianAPI
+from config.parsing import BodyNotAccepted, StrictJsonParser
 
 logger = logging.getLogger("custodian.api")
 
-api = NinjaAPI(
+api = CustodianAPI(
     title="Custodian API",
     version="1.0.0",
     description="Accounts, sessions and personal data. Errors always use the ErrorOut schema; see docs/api.md.",
     urls_namespace="api",
     docs_url="/docs",
+    parser=StrictJsonParser(),
 )
 
 STATUS_CODES = {
@@ -66,13 +70,16 @@ def _field_name(loc: list[Any] | tuple[Any, ...]) -> str:
 
 @api.exception_handler(DomainError)
 def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    headers = exc.headers
+    if exc.status == 401 and "WWW-Authenticate" not in headers:
+        headers = {**headers, "WWW-Authenticate": "Bearer"}
     return error_response(
         request,
         status=exc.status,
         code=exc.code,
         message=exc.message,
         details=exc.details,
-        headers=exc.headers,
+        headers=headers,
     )
 
 
@@ -117,8 +124,10 @@ def on_throttled(request: HttpRequest, exc: NinjaThrottled) -> HttpResponse:
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     status = exc.status_code
+    # Ninja wraps every body parsing failure in one message; ours says what was wrong.
+    message = str(exc.__cause__) if isinstance(exc.__cause__, BodyNotAccepted) else str(exc)
     return error_response(
-        request, status=status, code=STATUS_CODES.get(status, "bad_request"), message=str(exc)
+        request, status=status, code=STATUS_CODES.get(status, "bad_request"), message=message
     )
 
 
@@ -133,6 +142,24 @@ def on_ninja_extra_error(request: HttpRequest, exc: APIException) -> HttpRespons
 @api.exception_handler(Http404)
 def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return error_response(request, status=404, code="not_found", message="Not found.")
+
+
+@api.exception_handler(RequestDataTooBig)
+def on_body_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    # Django raises it while Ninja reads the body, inside the operation: without this it was a 500.
+    return error_response(
+        request,
+        status=413,
+        code="payload_too_large",
+        message="The request body is larger than the allowed size.",
+        details={"max_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE},
+    )
+
+
+@api.exception_handler(SuspiciousOperation)
+def on_suspicious(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
+    # What Django itself answers with 400 (too many fields, a malformed multipart body, a bad Host).
+    return error_response(request, status=400, code="bad_request", message="The request was malformed.")
 
 
 @api.exception_handler(Exception)

@@ -263,3 +263,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "huey": {"level": LOG_LEVEL}},
 }
+
+# --- API contract ---------------------------------------------------------------------------------------
+# config is an app too, for its management commands (export_openapi).
+INSTALLED_APPS += ["config"]
