@@ -29,10 +29,13 @@ def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]
 
 
 def _has_examples(document: dict[str, Any], request_body: dict[str, Any]) -> bool:
+    """JSON bodies carry examples (a file upload's multipart body has nothing useful to show)."""
     media = request_body.get("content", {})
     if not media:
         return False
-    for content in media.values():
+    for media_type, content in media.items():
+        if "json" not in media_type:
+            continue
         if content.get("example") is not None or content.get("examples"):
             continue
         schema = _resolve(document, content.get("schema", {}))

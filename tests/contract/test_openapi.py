@@ -185,6 +185,20 @@ def test_rule_fires_on_a_broken_document(document: dict[str, Any], name: str) ->
     assert any(expected in problem for problem in found), found
 
 
+def test_multipart_upload_needs_no_example(document: dict[str, Any]) -> None:
+    upload = copy.deepcopy(document)
+    op = _op(upload, ME, "patch")
+    op["requestBody"] = {
+        "content": {
+            "multipart/form-data": {
+                "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
+            }
+        },
+        "required": True,
+    }
+    assert problems(upload) == []
+
+
 def test_validator_rejects_an_invalid_document(document: dict[str, Any]) -> None:
     broken = copy.deepcopy(document)
     _op(broken, ME, "get")["responses"]["200"] = {"description": 42}
