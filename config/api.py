@@ -151,14 +151,14 @@ def on_body_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpRespons
         request,
         status=413,
         code="payload_too_large",
-        message="The request body is larger than the allowed size.",
+        message="The request body is larger than allowed.",
         details={"max_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE},
     )
 
 
 @api.exception_handler(SuspiciousOperation)
 def on_suspicious(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
-    # What Django itself answers with 400 (too many fields, a malformed multipart body, a bad Host).
+    # What Django itself answers with 400 (too many fields, a malformed multipart body).
     return error_response(request, status=400, code="bad_request", message="The request was malformed.")
 
 

@@ -86,7 +86,7 @@ def test_the_collector_finds_codes_of_apps_merged_later() -> None:
     assert codes["later_code"] == {418: "An app merged after this test was written."}
     assert "later_code" not in all_codes()
     missing = _missing_rows(codes, documented_codes(API_MD.read_text()))
-    assert missing == ["| `later_code` | 418 | An app merged after this test was written. |"]
+    assert "| `later_code` | 418 | An app merged after this test was written. |" in missing
 
 
 def test_table_parser_reads_multi_status_rows() -> None:
