@@ -56,6 +56,8 @@ def error_response(
     )
     for name, value in (headers or {}).items():
         response[name] = value
+    if status == 401 and not response.has_header("WWW-Authenticate"):
+        response["WWW-Authenticate"] = "Bearer"  # RFC 9110: a 401 names the scheme to use
     return response
 
 
@@ -70,16 +72,13 @@ def _field_name(loc: list[Any] | tuple[Any, ...]) -> str:
 
 @api.exception_handler(DomainError)
 def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
-    headers = exc.headers
-    if exc.status == 401 and "WWW-Authenticate" not in headers:
-        headers = {**headers, "WWW-Authenticate": "Bearer"}
     return error_response(
         request,
         status=exc.status,
         code=exc.code,
         message=exc.message,
         details=exc.details,
-        headers=headers,
+        headers=exc.headers,
     )
 
 
