@@ -50,11 +50,19 @@ Username = Annotated[
     ),
 ]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
-# A password being set: the length bounds of the password policy (common, all-numeric and too-similar
-# passwords are refused too, with 422 on `password`).
+# A password being set. The document states the policy's length bounds; the policy itself (Django's
+# validators: length, common, all-numeric, too similar) checks them, so the 422 lists every reason at once.
 NewPassword = Annotated[
     str,
-    StringConstraints(min_length=settings.PASSWORD_MIN_LENGTH, max_length=settings.PASSWORD_MAX_LENGTH),
+    StringConstraints(min_length=1, max_length=1024),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": settings.PASSWORD_MIN_LENGTH,
+            "maxLength": settings.PASSWORD_MAX_LENGTH,
+            "description": "Common, all-numeric and too-similar passwords are refused too (422).",
+        }
+    ),
 ]
 Name = Annotated[str, StringConstraints(max_length=150, strip_whitespace=True)]
 

@@ -44,6 +44,21 @@ def _has_examples(document: dict[str, Any], request_body: dict[str, Any]) -> boo
     return True
 
 
+_STRING_ANNOTATIONS = {"type", "title", "description", "examples", "example", "default"}
+
+
+def _can_fail_validation(parameters: list[dict[str, Any]]) -> bool:
+    """Query parameters always can (config/parsing.py refuses NUL and repeated values with 422); a path
+    parameter can unless it is any string (the route matched, so it is present)."""
+    for parameter in parameters:
+        if parameter.get("in") != "path":
+            return True
+        schema = parameter.get("schema", {})
+        if schema.get("type") != "string" or set(schema) - _STRING_ANNOTATIONS:
+            return True
+    return False
+
+
 def problems(document: dict[str, Any]) -> list[str]:
     found: list[str] = []
     seen: dict[str, str] = {}
@@ -76,14 +91,13 @@ def problems(document: dict[str, Any]) -> list[str]:
                 found.append(f"{label}: {status} does not use the ErrorOut schema")
         if "500" not in responses:
             found.append(f"{label}: 500 (server_error) not declared")
-        has_params = bool(op.get("parameters"))
         if "requestBody" in op:
             for status in ("400", "413", "422"):
                 if status not in responses:
                     found.append(f"{label}: has a request body but does not declare {status}")
             if not _has_examples(document, op["requestBody"]):
                 found.append(f"{label}: request body has no examples")
-        elif has_params and "422" not in responses:
+        elif _can_fail_validation(op.get("parameters", [])) and "422" not in responses:
             found.append(f"{label}: has parameters but does not declare 422")
         if op.get("security", document.get("security")) and "401" not in responses:
             found.append(f"{label}: needs a bearer token but does not declare 401")

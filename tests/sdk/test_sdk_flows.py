@@ -35,6 +35,7 @@ from tests.live.server import LiveServer
 PASSWORD = "correct-horse-battery-9"
 FRONTEND = "https://app.example.test"
 PACKAGE = "custodian_client"
+GENERATOR_CONFIG = Path(__file__).resolve().parents[2] / "docs" / "openapi-python-client.yml"
 
 
 class Sdk:
@@ -91,6 +92,8 @@ def sdk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sdk]:
                 f"{server.url}/api/v1/openapi.json",
                 "--meta",
                 "none",
+                "--config",
+                str(GENERATOR_CONFIG),
                 "--output-path",
                 str(root / PACKAGE),
             ],
