@@ -57,3 +57,22 @@ def test_the_current_schema_excludes_what_docs_api_md_lists(api: Any) -> None:
     text = (Path(settings.BASE_DIR) / "docs" / "api.md").read_text()
     for op_id in excluded:
         assert f"`{op_id}`" in text, f"docs/api.md does not list the fuzzing exclusion {op_id}"
+
+
+def test_server_log_check_flags_5xx_and_errors_not_logged_400s() -> None:
+    from tests.live.server import LiveServer
+
+    server = LiveServer()
+    server.log_path.write_text(
+        "2026-11-21 10:22:20,243 WARNING django.request Bad Request: /api/v1/me/avatar\n"
+        "Traceback (most recent call last):\n"
+        "django.http.multipartparser.MultiPartParserError: Invalid boundary in multipart: None\n"
+        '127.0.0.1 - - [21/Nov/2026:10:22:20 +0000] "POST /api/v1/me/avatar HTTP/1.1" 400 65 "-" "st"\n'
+        '127.0.0.1 - - [21/Nov/2026:10:22:21 +0000] "GET /api/v1/me HTTP/1.1" 500 99 "-" "st"\n'
+        "2026-11-21 10:22:21,000 ERROR django.request Internal Server Error: /api/v1/me\n"
+        "[2026-11-21 10:22:22 +0000] [7] [CRITICAL] WORKER TIMEOUT (pid:8)\n"
+    )
+    try:
+        assert len(server.server_errors()) == 3
+    finally:
+        server._tmp.cleanup()

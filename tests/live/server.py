@@ -135,11 +135,12 @@ class LiveServer:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def server_errors(self) -> list[str]:
-        """Tracebacks and 5xx lines in the server log."""
+        """5xx answers (access log) and ERROR/CRITICAL records (Django's, ours, gunicorn's) in the server log.
+        A traceback logged with a WARNING (Django's 400 for a malformed multipart body) is not one."""
         return [
             line
             for line in self.log().splitlines()
-            if "Traceback" in line or re.search(r'" 5\d\d ', line) or "ERROR" in line
+            if re.search(r'" 5\d\d ', line) or re.search(r" ERROR | CRITICAL |\[ERROR\]|\[CRITICAL\]", line)
         ]
 
     def mails(self, to: str | None = None) -> list[email.message.EmailMessage]:
