@@ -5,10 +5,11 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from ninja import Schema
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from accounts import selectors
 from accounts.models import USERNAME_PATTERN, Profile
@@ -39,9 +40,38 @@ def _date_text(value: object) -> object:
     return value
 
 
-Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(_email)]
-Username = Annotated[str | None, AfterValidator(_username)]
+# The documented schemas say what the validators accept, so SDK users and the fuzzer see the same rules.
+Email = Annotated[
+    str,
+    StringConstraints(max_length=254),
+    AfterValidator(_email),
+    WithJsonSchema({"type": "string", "format": "email", "maxLength": 254}),
+]
+Username = Annotated[
+    str | None,
+    AfterValidator(_username),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "string", "pattern": f"^$|{USERNAME_PATTERN}"}, {"type": "null"}],
+            "description": "3–30 characters: letters, digits, '.', '_' or '-'; empty or null for none.",
+        }
+    ),
+]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+# A password being set. The document states the policy's length bounds; the policy itself (Django's
+# validators: length, common, all-numeric, too similar) checks them, so the 422 lists every reason at once.
+NewPassword = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=1024),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": settings.PASSWORD_MIN_LENGTH,
+            "maxLength": settings.PASSWORD_MAX_LENGTH,
+            "description": "Common, all-numeric and too-similar passwords are refused too (422).",
+        }
+    ),
+]
 Name = Annotated[str, StringConstraints(max_length=150, strip_whitespace=True)]
 
 
@@ -60,7 +90,7 @@ class RegisterIn(Schema):
         }
     )
     email: Email
-    password: Password
+    password: NewPassword
     username: Username = None
     first_name: Name = ""
     last_name: Name = ""
@@ -155,7 +185,7 @@ class MeUpdateIn(Schema):
                     "last_name": "King",
                     "username": "countess",
                     "phone": "+44 20 7946 0000",
-                    "birth_date": "1815-12-10",
+                    "birth_date": "1990-12-10",
                     "website": "https://github.com/ada",
                     "bio": "Analyst of engines.",
                     "locale": "en-GB",

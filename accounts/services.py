@@ -417,6 +417,11 @@ def user_update(*, user: User, actor: User, changes: dict[str, Any]) -> User:
     """Apply allow-listed user and profile fields; anything else in `changes` is ignored (no mass assignment)."""
     changes = {k: ("" if v is None and k not in NULLABLE_FIELDS else v) for k, v in changes.items()}
     user_changes = {k: v for k, v in changes.items() if k in USER_UPDATABLE_FIELDS}
+    # null clears a field, as it does for username: names are stored as "" (a NULL first_name failed the
+    # NOT NULL constraint and was reported as username_taken).
+    for name in ("first_name", "last_name"):
+        if name in user_changes and user_changes[name] is None:
+            user_changes[name] = ""
     profile_changes = {k: v for k, v in changes.items() if k in PROFILE_UPDATABLE_FIELDS}
     invalid = validators.profile_errors(profile_changes)
     if invalid:

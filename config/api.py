@@ -2,45 +2,34 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
-from django.core.exceptions import RequestDataTooBig
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.errors import Throttled as NinjaThrottled
-from ninja.parser import Parser
 from ninja_extra.exceptions import APIException
 
 from accounts.api import auth_router, me_router
 from accounts.social.api import auth_social_router, me_social_router
 from config import health
 from config.errors import DomainError
+from config.openapi import CustodianAPI
+from config.parsing import BodyNotAccepted, StrictJsonParser
 from gdpr.api import consents_router as gdpr_consents_router
 from gdpr.api import router as gdpr_router
 
 logger = logging.getLogger("custodian.api")
 
-
-class JSONObjectParser(Parser):
-    """Every JSON body of this API is an object; anything else is a malformed request (400), not an empty one."""
-
-    def parse_body(self, request: HttpRequest) -> dict[str, Any]:
-        data = json.loads(request.body)
-        if not isinstance(data, dict):
-            raise ValueError("The request body must be a JSON object.")
-        return data
-
-
-api = NinjaAPI(
+api = CustodianAPI(
     title="Custodian API",
     version="1.0.0",
     description="Accounts, sessions and personal data. Errors always use the ErrorOut schema; see docs/api.md.",
     urls_namespace="api",
     docs_url="/docs",
-    parser=JSONObjectParser(),
+    parser=StrictJsonParser(),
 )
 
 STATUS_CODES = {
@@ -70,6 +59,8 @@ def error_response(
     )
     for name, value in (headers or {}).items():
         response[name] = value
+    if status == 401 and not response.has_header("WWW-Authenticate"):
+        response["WWW-Authenticate"] = "Bearer"  # RFC 9110: a 401 names the scheme to use
     return response
 
 
@@ -135,8 +126,10 @@ def on_throttled(request: HttpRequest, exc: NinjaThrottled) -> HttpResponse:
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     status = exc.status_code
+    # Ninja wraps every body parsing failure in one message; ours says what was wrong.
+    message = str(exc.__cause__) if isinstance(exc.__cause__, BodyNotAccepted) else str(exc)
     return error_response(
-        request, status=status, code=STATUS_CODES.get(status, "bad_request"), message=str(exc)
+        request, status=status, code=STATUS_CODES.get(status, "bad_request"), message=message
     )
 
 
@@ -148,16 +141,27 @@ def on_ninja_extra_error(request: HttpRequest, exc: APIException) -> HttpRespons
     )
 
 
-@api.exception_handler(RequestDataTooBig)
-def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
-    return error_response(
-        request, status=413, code="payload_too_large", message="The request body is larger than allowed."
-    )
-
-
 @api.exception_handler(Http404)
 def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return error_response(request, status=404, code="not_found", message="Not found.")
+
+
+@api.exception_handler(RequestDataTooBig)
+def on_body_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    # Django raises it while Ninja reads the body, inside the operation: without this it was a 500.
+    return error_response(
+        request,
+        status=413,
+        code="payload_too_large",
+        message="The request body is larger than allowed.",
+        details={"max_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE},
+    )
+
+
+@api.exception_handler(SuspiciousOperation)
+def on_suspicious(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
+    # What Django itself answers with 400 (too many fields, a malformed multipart body).
+    return error_response(request, status=400, code="bad_request", message="The request was malformed.")
 
 
 @api.exception_handler(Exception)

@@ -54,6 +54,12 @@ class RateLimited(DomainError):
         )
 
 
+class ServiceUnavailable(DomainError):
+    status = 503
+    code = "service_unavailable"
+    message = "A dependency (database, cache or queue) is not reachable."
+
+
 # Every code the generic handlers can produce, with its status. Domain codes live next to their errors
 # (each app's errors.py); tests/config/test_error_codes.py checks docs/api.md lists all of them.
 GENERIC_CODES: dict[str, tuple[int, str]] = {
@@ -67,4 +73,47 @@ GENERIC_CODES: dict[str, tuple[int, str]] = {
     "validation_error": (422, "The input did not validate; details.fields maps each field to its messages."),
     "rate_limited": (429, "Too many requests; wait Retry-After seconds."),
     "server_error": (500, "Unexpected server error; the request id is in details.request_id."),
+    "service_unavailable": (503, "Readiness failed: details.checks names the dependency that is down."),
 }
+
+
+def all_codes() -> dict[str, dict[int, str]]:
+    """Every error code the API can answer with: code → {status: meaning}.
+
+    Collected from GENERIC_CODES, the `CODES` dict of every local app's `errors` module, and every
+    DomainError subclass those modules define (so a class left out of its app's CODES is still found).
+    Local apps are the installed apps that live in this project's checkout.
+    """
+    import importlib
+    import importlib.util
+    from pathlib import Path
+
+    from django.apps import apps
+    from django.conf import settings
+
+    base = Path(settings.BASE_DIR).resolve()
+    found: dict[str, dict[int, str]] = {}
+
+    def add(code: str, status: int, meaning: str) -> None:
+        found.setdefault(code, {}).setdefault(int(status), meaning)
+
+    for code, (status, meaning) in GENERIC_CODES.items():
+        add(code, status, meaning)
+    for app in apps.get_app_configs():
+        path = Path(app.path).resolve()
+        if base not in path.parents or ".venv" in path.parts:
+            continue
+        module_name = f"{app.name}.errors"
+        if importlib.util.find_spec(module_name) is None:
+            continue
+        module = importlib.import_module(module_name)
+        for code, (status, meaning) in getattr(module, "CODES", {}).items():
+            add(code, status, meaning)
+
+    def walk(cls: type[DomainError]) -> None:
+        for sub in cls.__subclasses__():
+            add(sub.code, sub.status, sub.message)
+            walk(sub)
+
+    walk(DomainError)
+    return found

@@ -8,7 +8,9 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from ninja import Router, Schema
-from ninja.responses import Status
+
+from config.errors import ServiceUnavailable
+from config.schemas import errors
 
 logger = logging.getLogger(__name__)
 router = Router(tags=["health"])
@@ -54,12 +56,13 @@ def live(request: HttpRequest) -> dict[str, object]:
     "/ready",
     operation_id="health_ready",
     summary="Readiness: database, cache, queue",
-    response={200: HealthOut, 503: HealthOut},
+    response={200: HealthOut, **errors(503)},
 )
-def ready(request: HttpRequest) -> Status[dict[str, object]]:
+def ready(request: HttpRequest) -> dict[str, object]:
     checks = readiness()
-    ok = all(v == "ok" for v in checks.values())
-    return Status(200 if ok else 503, {"status": "ok" if ok else "unavailable", "checks": checks})
+    if not all(v == "ok" for v in checks.values()):
+        raise ServiceUnavailable(details={"checks": checks})
+    return {"status": "ok", "checks": checks}
 
 
 def live_view(request: HttpRequest) -> JsonResponse:

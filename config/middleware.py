@@ -66,6 +66,9 @@ class ApiErrorEnvelopeMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith("/api/") and "\x00" in request.path:
+            # No resource has NUL in its name, and it must not reach a query (config/parsing.py).
+            return JsonResponse({"code": "not_found", "message": "Not found.", "details": {}}, status=404)
         response = self.get_response(request)
         if (
             request.path.startswith("/api/")

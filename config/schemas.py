@@ -9,7 +9,9 @@ from pydantic import Field
 class ErrorOut(Schema):
     code: str = Field(..., examples=["validation_error"], description="Stable snake_case error code.")
     message: str = Field(..., examples=["The input did not validate."])
-    details: dict[str, Any] = Field(default_factory=dict)
+    details: dict[str, Any] = Field(
+        ..., description="Machine-readable context: fields (422), retry_after (429), request_id (500)."
+    )
 
 
 class PageMeta(Schema):

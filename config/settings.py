@@ -380,3 +380,7 @@ LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=300)
 # (for PUT only, the one method that carries files here).
 MIDDLEWARE += ["ninja.compatibility.files.fix_request_files_middleware"]
 NINJA_FIX_REQUEST_FILES_METHODS = {"PUT"}
+
+# --- API contract ---------------------------------------------------------------------------------------
+# config is an app too, for its management commands (export_openapi).
+INSTALLED_APPS += ["config"]

@@ -57,7 +57,7 @@ def me_social_accounts_list(request: HttpRequest, paging: Query[PageParams]) -> 
     "/{int:account_id}",
     operation_id="me_social_accounts_unlink",
     summary="Unlink one of your social accounts (not the last way to log in)",
-    response={204: None, **errors(401, 404, 409, 422)},
+    response={204: None, **errors(401, 404, 405, 409, 422)},
 )
 def me_social_accounts_unlink(
     request: HttpRequest, account_id: Annotated[int, Path(ge=1, le=2**31 - 1)]

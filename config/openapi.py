@@ -1,0 +1,74 @@
+"""The OpenAPI document as SDK generators need it.
+
+Handlers declare the statuses their code returns (`response={200: Out, **errors(400, 401, 422)}`). Two
+statuses come from the framework itself, on every operation of a kind, so they are added here rather than
+repeated by hand (and forgotten by the next router): 500 `server_error` on every operation, and 413
+`payload_too_large` on every operation with a request body. Every 429 answer carries `Retry-After`, and
+the document says so. tests/contract/test_openapi.py checks the result; `manage.py export_openapi`
+writes it to docs/openapi.json.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ninja import NinjaAPI
+
+ERROR_REF = "#/components/schemas/ErrorOut"
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+_FRAMEWORK_STATUSES = {
+    "413": "Payload Too Large",
+    "500": "Internal Server Error",
+}
+
+RETRY_AFTER = {
+    "description": "Seconds to wait before trying again.",
+    "schema": {"type": "integer", "minimum": 1},
+}
+
+
+def _error_response(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": ERROR_REF}}}}
+
+
+def operations(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(method, path, operation) for every operation of the document, in document order."""
+    return [
+        (method, path, operation)
+        for path, item in schema.get("paths", {}).items()
+        for method, operation in item.items()
+        if method in HTTP_METHODS
+    ]
+
+
+def complete(schema: dict[str, Any]) -> dict[str, Any]:
+    """Add the framework's own error answers and the Retry-After header (in place; returns the schema)."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    if "ErrorOut" not in components:
+        from config.schemas import ErrorOut
+
+        components["ErrorOut"] = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+    for _method, _path, operation in operations(schema):
+        # Ninja keys responses by int; JSON keys are strings either way.
+        responses = {str(status): answer for status, answer in operation.get("responses", {}).items()}
+        if "requestBody" in operation:
+            responses.setdefault("413", _error_response(_FRAMEWORK_STATUSES["413"]))
+        responses.setdefault("500", _error_response(_FRAMEWORK_STATUSES["500"]))
+        if "429" in responses:
+            responses["429"].setdefault("headers", {})["Retry-After"] = RETRY_AFTER
+        operation["responses"] = dict(sorted(responses.items()))
+    return schema
+
+
+class CustodianAPI(NinjaAPI):
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: Any = None) -> Any:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        return complete(schema)
+
+
+def render(api: NinjaAPI) -> str:
+    """The document as committed in docs/openapi.json (two-space indent, final newline): the same bytes for
+    the same code, since ninja builds it in declaration order."""
+    return json.dumps(api.get_openapi_schema(), indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,106 @@
+"""The rules an OpenAPI document of Custodian keeps so that generated SDKs parse every answer.
+
+`problems(document)` lists every broken rule; tests/contract/test_openapi.py asserts it is empty for the
+live document, and that each rule fires on a document that breaks it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from config.openapi import ERROR_REF, operations
+
+OPERATION_ID = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$")
+
+
+def _label(method: str, path: str) -> str:
+    return f"{method.upper()} {path}"
+
+
+def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        node: Any = document
+        for part in ref[2:].split("/"):
+            node = node.get(part, {})
+        return node
+    return schema
+
+
+def _has_examples(document: dict[str, Any], request_body: dict[str, Any]) -> bool:
+    """JSON bodies carry examples (a file upload's multipart body has nothing useful to show)."""
+    media = request_body.get("content", {})
+    if not media:
+        return False
+    for media_type, content in media.items():
+        if "json" not in media_type:
+            continue
+        if content.get("example") is not None or content.get("examples"):
+            continue
+        schema = _resolve(document, content.get("schema", {}))
+        if not (schema.get("examples") or schema.get("example") is not None):
+            return False
+    return True
+
+
+_STRING_ANNOTATIONS = {"type", "title", "description", "examples", "example", "default"}
+
+
+def _can_fail_validation(parameters: list[dict[str, Any]]) -> bool:
+    """Query parameters always can (config/parsing.py refuses NUL and repeated values with 422); a path
+    parameter can unless it is any string (the route matched, so it is present)."""
+    for parameter in parameters:
+        if parameter.get("in") != "path":
+            return True
+        schema = parameter.get("schema", {})
+        if schema.get("type") != "string" or set(schema) - _STRING_ANNOTATIONS:
+            return True
+    return False
+
+
+def problems(document: dict[str, Any]) -> list[str]:
+    found: list[str] = []
+    seen: dict[str, str] = {}
+    if not str(document.get("openapi", "")).startswith("3.1"):
+        found.append(f"openapi version is {document.get('openapi')!r}, not 3.1.x")
+    for method, path, op in operations(document):
+        label = _label(method, path)
+        op_id = op.get("operationId")
+        if not op_id:
+            found.append(f"{label}: no operationId")
+        elif not OPERATION_ID.match(op_id):
+            found.append(f"{label}: operationId {op_id!r} is not snake_case <tag>_<verb>")
+        elif op_id in seen:
+            found.append(f"{label}: operationId {op_id!r} duplicates {seen[op_id]}")
+        else:
+            seen[op_id] = label
+        if not op.get("tags"):
+            found.append(f"{label}: no tag")
+        if not str(op.get("summary", "")).strip():
+            found.append(f"{label}: no summary")
+        responses = {str(k): v for k, v in op.get("responses", {}).items()}
+        if not any(s.startswith("2") for s in responses):
+            found.append(f"{label}: no 2xx response declared")
+        errors = {s for s in responses if s[0] in "45"}
+        if not errors:
+            found.append(f"{label}: no error response declared")
+        for status in sorted(errors):
+            schema = responses[status].get("content", {}).get("application/json", {}).get("schema", {})
+            if schema.get("$ref") != ERROR_REF:
+                found.append(f"{label}: {status} does not use the ErrorOut schema")
+        if "500" not in responses:
+            found.append(f"{label}: 500 (server_error) not declared")
+        if "requestBody" in op:
+            for status in ("400", "413", "422"):
+                if status not in responses:
+                    found.append(f"{label}: has a request body but does not declare {status}")
+            if not _has_examples(document, op["requestBody"]):
+                found.append(f"{label}: request body has no examples")
+        elif _can_fail_validation(op.get("parameters", [])) and "422" not in responses:
+            found.append(f"{label}: has parameters but does not declare 422")
+        if op.get("security", document.get("security")) and "401" not in responses:
+            found.append(f"{label}: needs a bearer token but does not declare 401")
+        if "429" in responses and "Retry-After" not in responses["429"].get("headers", {}):
+            found.append(f"{label}: 429 does not declare the Retry-After header")
+    return found
