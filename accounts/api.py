@@ -11,6 +11,7 @@ from ninja.responses import Status
 from accounts import schemas, selectors, services, tokens
 from accounts.auth import session_auth
 from accounts.models import RevokeReason, Session, User
+from audit import selectors as audit_selectors
 from config.pagination import PageParams, page
 from config.schemas import errors
 
@@ -195,3 +196,13 @@ def me_sessions_revoke(request: HttpRequest, session_id: uuid.UUID) -> Status[No
     user = _me(request)
     services.session_revoke_for_user(user=user, session_id=session_id, actor=user)
     return Status(204, None)
+
+
+@me_router.get(
+    "/security-events",
+    operation_id="me_security_events_list",
+    summary="Your own audit trail (logins, sessions, account changes), newest first",
+    response={200: schemas.SecurityEventPageOut, **errors(401, 422)},
+)
+def me_security_events_list(request: HttpRequest, paging: Query[PageParams]) -> dict[str, object]:
+    return page(audit_selectors.events_for_subject(subject_id=_me(request).pk), paging)

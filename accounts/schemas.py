@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
@@ -167,3 +167,19 @@ class SessionListQuery(Schema):
 
 class LogoutAllQuery(Schema):
     keep_current: bool = False
+
+
+class SecurityEventOut(Schema):
+    """One event of the user's own audit trail. Who acted is told by kind (you, staff, the system), not by id."""
+
+    id: int
+    created_at: datetime
+    action: str = Field(..., examples=["auth.login"])
+    actor_type: str = Field(..., examples=["user"], description="user, staff or system")
+    ip: str | None
+    user_agent: str
+    details: dict[str, Any]
+
+
+class SecurityEventPageOut(PageMeta):
+    items: list[SecurityEventOut]

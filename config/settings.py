@@ -263,3 +263,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "huey": {"level": LOG_LEVEL}},
 }
+
+# --- Audit chain and staff console (issue 7) ------------------------------------------------------------
+# Events younger than this are not sealed yet: a transaction still open may commit a lower id.
+AUDIT_SEAL_LAG_SECONDS = env.int("AUDIT_SEAL_LAG_SECONDS", default=10)
+AUDIT_SEAL_EVERY_MINUTES = env.int("AUDIT_SEAL_EVERY_MINUTES", default=1)
+CONSOLE_PAGE_SIZE = env.int("CONSOLE_PAGE_SIZE", default=25)
