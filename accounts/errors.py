@@ -100,3 +100,15 @@ def field_errors(exc: Any) -> dict[str, list[str]]:
     if hasattr(exc, "message_dict"):
         return {k: list(v) for k, v in exc.message_dict.items()}
     return {"__all__": list(exc.messages)}
+
+
+class SelfDeactivation(AccountsError):
+    status = 409
+    code = "self_deactivation"
+    message = "You cannot deactivate your own account."
+
+
+class NothingToVerify(AccountsError):
+    status = 409
+    code = "nothing_to_verify"
+    message = "This account is deleted or its e-mail address is already verified."

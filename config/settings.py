@@ -269,3 +269,4 @@ LOGGING = {
 AUDIT_SEAL_LAG_SECONDS = env.int("AUDIT_SEAL_LAG_SECONDS", default=10)
 AUDIT_SEAL_EVERY_MINUTES = env.int("AUDIT_SEAL_EVERY_MINUTES", default=1)
 CONSOLE_PAGE_SIZE = env.int("CONSOLE_PAGE_SIZE", default=25)
+MIDDLEWARE += ["console.middleware.ConsoleSecurityHeadersMiddleware"]
