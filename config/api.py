@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -14,6 +15,8 @@ from ninja_extra.exceptions import APIException
 from accounts.api import auth_router, me_router
 from config import health
 from config.errors import DomainError
+from gdpr.api import consents_router as gdpr_consents_router
+from gdpr.api import router as gdpr_router
 
 logger = logging.getLogger("custodian.api")
 
@@ -153,3 +156,14 @@ def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 api.add_router("/auth", auth_router)
 api.add_router("/me", me_router)
 api.add_router("/health", health.router)
+
+api.add_router("/gdpr", gdpr_router)
+api.add_router("/me", gdpr_consents_router)
+
+
+@api.exception_handler(RequestDataTooBig)
+def on_request_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    # Raised while Ninja reads the body; without this handler it would be a 500.
+    return error_response(
+        request, status=413, code="payload_too_large", message="The request body is too large."
+    )

@@ -264,6 +264,48 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}, "huey": {"level": LOG_LEVEL}},
 }
 
+# --- GDPR: exports, erasure, consent, retention (docs/gdpr.md) ------------------------------------------
+GDPR_EXPORTERS = env.list(
+    "GDPR_EXPORTERS",
+    default=[
+        "gdpr.exporters.ProfileExporter",
+        "gdpr.exporters.SessionsExporter",
+        "gdpr.exporters.ConsentsExporter",
+        "gdpr.exporters.AuditEventsExporter",
+        "gdpr.exporters.SocialAccountsExporter",
+        "gdpr.exporters.AvatarExporter",
+    ],
+)
+GDPR_ERASERS = env.list(
+    "GDPR_ERASERS",
+    default=[
+        "gdpr.erasers.ExportFilesEraser",
+        "gdpr.erasers.AvatarEraser",
+        "gdpr.erasers.SocialAccountsEraser",
+        "gdpr.erasers.SessionsEraser",
+        "gdpr.erasers.ConsentsEraser",
+        "gdpr.erasers.UserEraser",
+    ],
+)
+GDPR_EXPORT_DIR = env.str("GDPR_EXPORT_DIR", default="gdpr/exports")
+GDPR_EXPORT_TTL_DAYS = env.int("GDPR_EXPORT_TTL_DAYS", default=7)
+GDPR_EXPORT_MAX_DOWNLOADS = env.int("GDPR_EXPORT_MAX_DOWNLOADS", default=3)
+GDPR_EXPORT_CHUNK_SIZE = env.int("GDPR_EXPORT_CHUNK_SIZE", default=2000)
+# Test-only: seconds to sleep after each exported chunk (makes an export slow enough to kill mid-way).
+GDPR_EXPORT_CHUNK_DELAY = env.float("GDPR_EXPORT_CHUNK_DELAY", default=0.0)
+GDPR_ERASURE_GRACE_DAYS = env.int("GDPR_ERASURE_GRACE_DAYS", default=7)
+GDPR_REQUESTS_PER_DAY = env.int("GDPR_REQUESTS_PER_DAY", default=3)
+# A job holds its request for this long and renews while it works; past it the sweeper re-enqueues.
+GDPR_LEASE_SECONDS = env.int("GDPR_LEASE_SECONDS", default=300)
+GDPR_CONSENT_PURPOSES = env.list(
+    "GDPR_CONSENT_PURPOSES", default=["marketing_email", "product_analytics", "third_party_sharing"]
+)
+GDPR_CONSENT_POLICY_VERSION = env.str("GDPR_CONSENT_POLICY_VERSION", default="2026-01")
+# Ended (revoked or expired) sessions are deleted this many days after they ended.
+SESSION_RETENTION_DAYS = env.int("SESSION_RETENTION_DAYS", default=90)
+# Audit events older than this are deleted by the retention job; 0 keeps them forever.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=730)
+
 # --- Audit chain and staff console (issue 7) ------------------------------------------------------------
 # Events younger than this are not sealed yet: a transaction still open may commit a lower id.
 AUDIT_SEAL_LAG_SECONDS = env.int("AUDIT_SEAL_LAG_SECONDS", default=10)

@@ -1,0 +1,168 @@
+"""Ninja routers of the gdpr app: data requests and export downloads (/gdpr), consents (/me/consents)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.http import FileResponse, HttpRequest
+from django.utils import timezone
+from ninja import Query, Router
+from ninja.responses import Status
+
+from accounts.auth import session_auth
+from accounts.models import Session, User
+from config.pagination import PageParams, page
+from config.schemas import errors
+from gdpr import schemas, selectors, services
+from gdpr.models import DataRequest, ExportFile
+
+router = Router(tags=["gdpr"])
+consents_router = Router(tags=["consents"], auth=session_auth)
+
+
+def _me(request: HttpRequest) -> User:
+    session: Session = request.auth  # type: ignore[attr-defined]
+    return session.user
+
+
+def _out(data_request: DataRequest) -> dict[str, Any]:
+    export_file: ExportFile | None = getattr(data_request, "export_file", None)
+    download = None
+    if (
+        export_file is not None
+        and data_request.status == "ready"
+        and export_file.downloads_left > 0
+        and export_file.expires_at > timezone.now()
+    ):
+        download = {
+            "url": services.export_download_url(export_file),
+            "expires_at": export_file.expires_at,
+            "downloads_left": export_file.downloads_left,
+            "size": export_file.size,
+            "sha256": export_file.sha256,
+        }
+    return {
+        "id": data_request.pk,
+        "type": data_request.type,
+        "status": data_request.status,
+        "progress": data_request.progress,
+        "created_at": data_request.created_at,
+        "updated_at": data_request.updated_at,
+        "completed_at": data_request.completed_at,
+        "scheduled_for": data_request.scheduled_for,
+        "reason": data_request.reason,
+        "download": download,
+    }
+
+
+@router.post(
+    "/requests",
+    operation_id="gdpr_requests_create",
+    summary="Request an export of your data or the erasure of your account",
+    auth=session_auth,
+    response={202: schemas.DataRequestOut, **errors(400, 401, 409, 422, 429)},
+)
+def requests_create(request: HttpRequest, payload: schemas.DataRequestIn) -> Status[dict[str, Any]]:
+    user = _me(request)
+    data_request = services.data_request_create(user=user, actor=user, type=payload.type)
+    return Status(202, _out(data_request))
+
+
+@router.get(
+    "/requests",
+    operation_id="gdpr_requests_list",
+    summary="Your data requests, newest first",
+    auth=session_auth,
+    response={200: schemas.DataRequestPageOut, **errors(401, 422)},
+)
+def requests_list(request: HttpRequest, paging: Query[PageParams]) -> dict[str, Any]:
+    result = page(selectors.data_requests_for_user(user=_me(request)), paging)
+    result["items"] = [_out(r) for r in result["items"]]
+    return result
+
+
+@router.get(
+    "/requests/{request_id}",
+    operation_id="gdpr_requests_get",
+    summary="One of your data requests: status, progress, download link when ready",
+    auth=session_auth,
+    response={200: schemas.DataRequestOut, **errors(401, 404, 422)},
+)
+def requests_get(request: HttpRequest, request_id: uuid.UUID) -> dict[str, Any]:
+    return _out(selectors.data_request_for_user(user=_me(request), data_request_id=request_id))
+
+
+@router.post(
+    "/requests/{request_id}/cancel",
+    operation_id="gdpr_requests_cancel",
+    summary="Cancel one of your requests before it runs (an erasure until its grace period ends)",
+    auth=session_auth,
+    response={200: schemas.DataRequestOut, **errors(401, 404, 409, 422)},
+)
+def requests_cancel(request: HttpRequest, request_id: uuid.UUID) -> dict[str, Any]:
+    user = _me(request)
+    data_request = selectors.data_request_for_user(user=user, data_request_id=request_id)
+    return _out(services.data_request_cancel(data_request=data_request, actor=user))
+
+
+@router.get(
+    "/exports/{token}",
+    operation_id="gdpr_export_download",
+    summary="Download an export ZIP with the token from its link (no bearer token; each download counts)",
+    response=errors(404, 410),
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "The ZIP file",
+                "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+            }
+        }
+    },
+)
+def export_download(request: HttpRequest, token: str) -> FileResponse:
+    export_file, handle = services.export_download(token=token)
+    response = FileResponse(
+        handle,
+        as_attachment=True,
+        filename=f"custodian-export-{export_file.created_at:%Y%m%d}.zip",
+        content_type="application/zip",
+    )
+    response["Content-Length"] = str(export_file.size)
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Content-SHA256"] = export_file.sha256
+    return response
+
+
+@consents_router.get(
+    "/consents",
+    operation_id="me_consents_list",
+    summary="Your current consent for every purpose",
+    response={200: schemas.ConsentListOut, **errors(401)},
+)
+def consents_list(request: HttpRequest) -> dict[str, Any]:
+    return {"items": selectors.consents_current(user=_me(request))}
+
+
+@consents_router.get(
+    "/consents/history",
+    operation_id="me_consents_history",
+    summary="Every consent record you gave or withdrew, newest first",
+    response={200: schemas.ConsentHistoryPageOut, **errors(401, 422)},
+)
+def consents_history(request: HttpRequest, paging: Query[PageParams]) -> dict[str, Any]:
+    return page(selectors.consent_history(user=_me(request)), paging)
+
+
+@consents_router.put(
+    "/consents/{purpose}",
+    operation_id="me_consents_update",
+    summary="Give or withdraw consent for a purpose under the current policy version",
+    response={200: schemas.ConsentOut, **errors(400, 401, 404, 422)},
+)
+def consents_update(request: HttpRequest, purpose: str, payload: schemas.ConsentIn) -> dict[str, Any]:
+    user = _me(request)
+    record = services.consent_set(user=user, actor=user, purpose=purpose, granted=payload.granted)
+    current = [c for c in selectors.consents_current(user=user) if c["purpose"] == record.purpose]
+    return current[0]

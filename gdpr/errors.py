@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from config.errors import DomainError
+
+
+class GdprError(DomainError):
+    pass
+
+
+class RequestNotFound(GdprError):
+    status = 404
+    code = "not_found"
+    message = "No such data request."
+
+
+class RequestOpen(GdprError):
+    status = 409
+    code = "request_open"
+    message = "You already have an open request of this type."
+
+
+class RequestNotCancellable(GdprError):
+    status = 409
+    code = "request_not_cancellable"
+    message = "This request can no longer be cancelled."
+
+
+class RequestNotPending(GdprError):
+    status = 409
+    code = "request_not_pending"
+    message = "This request is not waiting for a decision."
+
+
+class PermissionDenied(GdprError):
+    status = 403
+    code = "forbidden"
+    message = "You are not allowed to decide on erasure requests."
+
+
+class SelfApproval(GdprError):
+    status = 403
+    code = "self_approval"
+    message = "Nobody may decide on a request about themselves."
+
+
+class ExportNotFound(GdprError):
+    status = 404
+    code = "not_found"
+    message = "No such export."
+
+
+class ExportGone(GdprError):
+    status = 410
+    code = "export_gone"
+    message = "This download link has expired or has been used up. Request a new export."
+
+
+class UnknownPurpose(GdprError):
+    status = 404
+    code = "unknown_purpose"
+    message = "No such consent purpose."
+
+
+CODES: dict[str, tuple[int, str]] = {
+    cls.code: (cls.status, cls.message)
+    for cls in (
+        RequestOpen,
+        RequestNotCancellable,
+        RequestNotPending,
+        SelfApproval,
+        ExportGone,
+        UnknownPurpose,
+    )
+}

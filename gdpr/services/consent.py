@@ -1,0 +1,47 @@
+"""The consent ledger: append-only; the latest record per purpose is the current state."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import transaction
+
+from accounts.models import User
+from audit import context
+from audit import services as audit
+from gdpr import errors
+from gdpr.models import ConsentRecord
+
+
+def purpose_check(purpose: str) -> None:
+    if purpose not in settings.GDPR_CONSENT_PURPOSES:
+        raise errors.UnknownPurpose()
+
+
+def consent_set(
+    *, user: User, actor: User, purpose: str, granted: bool, source: str = "api"
+) -> ConsentRecord:
+    """Append a record under the current policy version. Setting the state it already has under that version
+    appends nothing (PUT is idempotent) and returns the current record."""
+    purpose_check(purpose)
+    version = settings.GDPR_CONSENT_POLICY_VERSION
+    with transaction.atomic():
+        # Serialise one user's consent writes (a row lock on PostgreSQL, the write lock on SQLite).
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        latest = ConsentRecord.objects.filter(user=user, purpose=purpose).order_by("-id").first()
+        if latest is not None and latest.granted == granted and latest.policy_version == version:
+            return latest
+        record = ConsentRecord.objects.create(
+            user=user,
+            purpose=purpose,
+            granted=granted,
+            policy_version=version,
+            source=source,
+            ip=context.current().ip,
+        )
+        audit.record(
+            "consent.granted" if granted else "consent.withdrawn",
+            actor=actor,
+            subject=user,
+            details={"purpose": purpose, "policy_version": version, "record_id": record.pk},
+        )
+    return record

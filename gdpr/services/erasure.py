@@ -1,0 +1,61 @@
+"""Running an approved erasure once its grace period has ended."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.tasks import email_enqueue
+from audit import services as audit
+from gdpr import erasers
+from gdpr.models import DataRequest, RequestStatus, RequestType
+from gdpr.services._common import claim, lock_if_still_ours, transition
+
+logger = logging.getLogger(__name__)
+
+
+def erasure_run(*, data_request_id: uuid.UUID) -> DataRequest | None:
+    """The erasure job. Claims the request (approved and due, or running with its lease run out), mails the
+    confirmation to the address while it still exists, runs every registered eraser, then pseudonymises the
+    user's audit events, all in one transaction. Idempotent: a repeated run finds nothing left to erase."""
+    data_request = claim(data_request_id, "erasure")
+    if data_request is None:
+        return None
+    with transaction.atomic():
+        locked = lock_if_still_ours(data_request)
+        if locked is None:
+            return None
+        user = User.objects.select_for_update().get(pk=locked.user_id)
+        if user.email:
+            email_enqueue(
+                template="gdpr/email/erasure_completed",
+                to=user.email,
+                context={"first_name": user.first_name},
+            )
+        ctx = erasers.ErasureContext(user=user, data_request=locked)
+        counts: dict[str, Any] = {}
+        for eraser in erasers.erasers_load():
+            counts.update(eraser.erase(ctx))
+        DataRequest.objects.filter(user=user, type=RequestType.EXPORT, status=RequestStatus.READY).update(
+            status=RequestStatus.EXPIRED, updated_at=timezone.now()
+        )
+        transition(
+            locked,
+            RequestStatus.COMPLETED,
+            progress=100,
+            completed_at=timezone.now(),
+            lease_owner="",
+            lease_until=None,
+        )
+        audit.record(
+            "gdpr.erasure_completed", subject=user.pk, details={"request_id": str(locked.pk), **counts}
+        )
+        # Last, so that the events written above are pseudonymised too.
+        audit.events_pseudonymise(subject_id=user.pk)
+    logger.info("erasure %s completed", locked.pk)
+    return locked

@@ -1,0 +1,231 @@
+"""Opening, deciding on, cancelling and re-queueing data requests."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.mail import link
+from accounts.models import User
+from accounts.tasks import email_enqueue
+from audit import services as audit
+from config.errors import RateLimited
+from gdpr import errors
+from gdpr.models import OPEN_STATUSES, DataRequest, RequestStatus, RequestType
+from gdpr.services._common import enqueue, lease_delta, transition
+
+CANCELLABLE = (RequestStatus.PENDING, RequestStatus.AWAITING_APPROVAL, RequestStatus.APPROVED)
+
+
+def _daily_limit_check(user: User) -> None:
+    """The database rows are the truth: a limit that survives cache flushes and counts every door."""
+    window = timedelta(days=1)
+    since = timezone.now() - window
+    recent = list(
+        DataRequest.objects.filter(user=user, created_at__gt=since, source="api")
+        .order_by("created_at")
+        .values_list("created_at", flat=True)[: settings.GDPR_REQUESTS_PER_DAY]
+    )
+    if len(recent) >= settings.GDPR_REQUESTS_PER_DAY:
+        retry_after = int((recent[0] + window - timezone.now()).total_seconds()) + 1
+        raise RateLimited(retry_after, "You have made too many data requests today.")
+
+
+def _open(*, user: User, actor: User | None, type: str, source: str) -> DataRequest:
+    status = RequestStatus.PENDING if type == RequestType.EXPORT else RequestStatus.AWAITING_APPROVAL
+    now = timezone.now()
+    data_request = DataRequest.objects.create(
+        user=user, type=type, status=status, source=source, created_at=now, updated_at=now
+    )
+    data_request.history.create(created_at=now, to_status=status, actor_id=getattr(actor, "pk", None))
+    audit.record(
+        f"gdpr.{type}_requested",
+        actor=actor,
+        subject=user,
+        details={"request_id": str(data_request.pk), "source": source},
+    )
+    if type == RequestType.EXPORT:
+        enqueue(data_request)
+    else:
+        email_enqueue(
+            template="gdpr/email/erasure_requested",
+            to=user.email,
+            context={"first_name": user.first_name, "grace_days": settings.GDPR_ERASURE_GRACE_DAYS},
+        )
+    return data_request
+
+
+def data_request_create(*, user: User, actor: User, type: str) -> DataRequest:
+    """Open an export or erasure request: one open request per type (409), a daily limit (429)."""
+    if DataRequest.objects.filter(user=user, type=type, status__in=OPEN_STATUSES).exists():
+        raise errors.RequestOpen()
+    _daily_limit_check(user)
+    try:
+        with transaction.atomic():
+            return _open(user=user, actor=actor, type=type, source="api")
+    except IntegrityError:
+        # A concurrent request won the partial unique index.
+        raise errors.RequestOpen()
+
+
+def erasure_open_for_deleted(*, user: User, actor: User | None) -> DataRequest:
+    """The account was soft-deleted: open its erasure request (or return the open one). Idempotent."""
+    existing = DataRequest.objects.filter(
+        user=user, type=RequestType.ERASURE, status__in=OPEN_STATUSES
+    ).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            return _open(user=user, actor=actor, type=RequestType.ERASURE, source="account_deleted")
+    except IntegrityError:
+        return DataRequest.objects.get(user=user, type=RequestType.ERASURE, status__in=OPEN_STATUSES)
+
+
+def _may_decide(actor: User) -> bool:
+    return bool(actor.is_active and actor.has_perm("gdpr.approve_erasure"))
+
+
+def _decision_checks(data_request: DataRequest, actor: User) -> None:
+    if not _may_decide(actor):
+        raise errors.PermissionDenied()
+    if data_request.user_id == actor.pk:
+        raise errors.SelfApproval()
+    if data_request.type != RequestType.ERASURE or data_request.status != RequestStatus.AWAITING_APPROVAL:
+        raise errors.RequestNotPending()
+
+
+def erasure_approve(*, data_request: DataRequest, actor: User) -> DataRequest:
+    """Staff approval (permission gdpr.approve_erasure, never about oneself); the erasure runs after the
+    grace period unless cancelled."""
+    with transaction.atomic():
+        locked = DataRequest.objects.select_for_update().select_related("user").get(pk=data_request.pk)
+        _decision_checks(locked, actor)
+        now = timezone.now()
+        scheduled = now + timedelta(days=settings.GDPR_ERASURE_GRACE_DAYS)
+        transition(
+            locked,
+            RequestStatus.APPROVED,
+            actor=actor,
+            decided_by=actor,
+            decided_at=now,
+            scheduled_for=scheduled,
+        )
+        audit.record(
+            "gdpr.erasure_approved",
+            actor=actor,
+            subject=locked.user,
+            details={"request_id": str(locked.pk), "scheduled_for": scheduled.isoformat()},
+        )
+        email_enqueue(
+            template="gdpr/email/erasure_approved",
+            to=locked.user.email,
+            context={
+                "first_name": locked.user.first_name,
+                "scheduled_for": scheduled.strftime("%Y-%m-%d %H:%M UTC"),
+                "link": link("/account/data-requests"),
+            },
+        )
+    return locked
+
+
+def erasure_reject(*, data_request: DataRequest, actor: User, reason: str) -> DataRequest:
+    with transaction.atomic():
+        locked = DataRequest.objects.select_for_update().get(pk=data_request.pk)
+        _decision_checks(locked, actor)
+        transition(
+            locked,
+            RequestStatus.REJECTED,
+            actor=actor,
+            note=reason,
+            decided_by=actor,
+            decided_at=timezone.now(),
+            reason=reason[:500],
+        )
+        audit.record(
+            "gdpr.erasure_rejected",
+            actor=actor,
+            subject=locked.user_id,
+            details={"request_id": str(locked.pk), "reason": reason[:500]},
+        )
+    return locked
+
+
+def data_request_cancel(*, data_request: DataRequest, actor: User) -> DataRequest:
+    """The owner, or staff who may decide on erasures, cancel a request that has not started running."""
+    with transaction.atomic():
+        locked = DataRequest.objects.select_for_update().get(pk=data_request.pk)
+        if locked.user_id != actor.pk and not _may_decide(actor):
+            raise errors.PermissionDenied("You may not cancel this request.")
+        if locked.status not in CANCELLABLE:
+            raise errors.RequestNotCancellable()
+        transition(locked, RequestStatus.CANCELLED, actor=actor, completed_at=timezone.now())
+        audit.record(
+            f"gdpr.{locked.type}_cancelled",
+            actor=actor,
+            subject=locked.user_id,
+            details={"request_id": str(locked.pk)},
+        )
+    return locked
+
+
+def _stuck() -> Q:
+    """Running with the lease run out (the worker died), or queued for longer than a lease and never taken
+    (the task was lost); `lease_until` on a waiting row marks when it was last (re-)queued."""
+    now = timezone.now()
+    expired = now - lease_delta()
+    return Q(status=RequestStatus.RUNNING, lease_until__lt=now) | Q(
+        Q(lease_until__lt=now) | Q(lease_until__isnull=True, updated_at__lt=expired),
+        status=RequestStatus.PENDING,
+    )
+
+
+def _due_erasures() -> Q:
+    now = timezone.now()
+    return Q(type=RequestType.ERASURE, status=RequestStatus.APPROVED, scheduled_for__lte=now) & (
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    )
+
+
+def _requeue(condition: Q, *, dry_run: bool, action: str, limit: int = 500) -> list[str]:
+    ids: list[str] = []
+    with transaction.atomic():
+        rows = list(
+            DataRequest.objects.select_for_update(skip_locked=True)
+            .filter(condition)
+            .order_by("created_at")[:limit]
+        )
+        if dry_run:
+            return [str(r.pk) for r in rows]
+        now = timezone.now()
+        for data_request in rows:
+            waiting = (
+                RequestStatus.PENDING if data_request.type == RequestType.EXPORT else RequestStatus.APPROVED
+            )
+            fields: dict[str, Any] = {"lease_until": now + lease_delta(), "lease_owner": ""}
+            if data_request.status != waiting:
+                transition(data_request, waiting, note="lease expired; re-queued", **fields)
+            else:
+                for name, value in fields.items():
+                    setattr(data_request, name, value)
+                data_request.save(update_fields=list(fields))
+            audit.record(action, subject=data_request.user_id, details={"request_id": str(data_request.pk)})
+            enqueue(data_request)
+            ids.append(str(data_request.pk))
+    return ids
+
+
+def requests_requeue_stuck(*, dry_run: bool = False) -> list[str]:
+    """The sweeper: huey delivers a task at most once, so requests whose job died or was lost are queued
+    again. The job's claim makes a duplicate delivery harmless."""
+    return _requeue(_stuck(), dry_run=dry_run, action="gdpr.request_requeued")
+
+
+def erasures_enqueue_due(*, dry_run: bool = False) -> list[str]:
+    """Queue the erasures whose grace period has ended."""
+    return _requeue(_due_erasures(), dry_run=dry_run, action="gdpr.erasure_queued")
