@@ -3,6 +3,7 @@ relies on are in console/migrations and explained in docs/console.md."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -12,10 +13,12 @@ from django.db.models import CharField, Func, Q, QuerySet
 from django.db.models.functions import Lower
 
 from accounts.models import User
+from gdpr import selectors as gdpr_selectors
 
-# Queries shorter than this are matched as prefixes (B-tree text_pattern_ops indexes); longer ones as
-# substrings anywhere (trigram GIN index). pg_trgm cannot narrow a one- or two-character substring.
-TRIGRAM_MIN = 3
+# pg_trgm indexes words (runs of letters and digits): a query without a word of 3+ characters ("ab",
+# "a%b", "x_y") has no selective trigram, so it is matched as a prefix of the e-mail or username (B-tree
+# text_pattern_ops indexes); any other query as a substring anywhere (trigram GIN index).
+_WORD = re.compile(r"[^\W_]{3}")
 
 
 class SearchText(Func):
@@ -72,7 +75,7 @@ def user_search(*, query: str = "", status: str = "") -> QuerySet[User]:
             return qs.filter(pk=uuid.UUID(text)).order_by("-date_joined", "id")
         except ValueError:
             pass
-        if len(text) < TRIGRAM_MIN:
+        if not _WORD.search(text):
             qs = qs.alias(email_lower=Lower("email"), username_lower=Lower("username")).filter(
                 Q(email_lower__startswith=text) | Q(username_lower__startswith=text)
             )
@@ -85,6 +88,6 @@ def social_accounts(*, user: User) -> QuerySet[SocialAccount]:
     return SocialAccount.objects.filter(user=user).order_by("provider", "id")
 
 
-def data_requests(*, user: User) -> list[Any]:
-    """The user's GDPR requests (wired to gdpr.models.DataRequest once that app lands)."""
-    return []
+def data_requests(*, user: User, limit: int = 20) -> list[Any]:
+    """The user's newest GDPR requests, through gdpr's own selector."""
+    return list(gdpr_selectors.data_requests_for_user(user=user)[:limit])

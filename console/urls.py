@@ -20,5 +20,7 @@ urlpatterns = [
     path("users/<uuid:user_id>/reactivate/", users.reactivate, name="reactivate"),
     path("audit/", audit.audit_log, name="audit"),
     path("deletions/", gdpr.deletions, name="deletions"),
+    path("deletions/<uuid:request_id>/approve/", gdpr.deletion_approve, name="deletion_approve"),
+    path("deletions/<uuid:request_id>/reject/", gdpr.deletion_reject, name="deletion_reject"),
     path("exports/", gdpr.exports, name="exports"),
 ]

@@ -17,20 +17,36 @@ POSTGRES_FORWARD = [
     "(lower(email) text_pattern_ops)",
     "CREATE INDEX CONCURRENTLY IF NOT EXISTS console_user_username_prefix ON accounts_user "
     "(lower(username) text_pattern_ops)",
+    # Statistics on the search expression (1000 buckets): the planner then tells a term matching 0.2 % of
+    # users (walk the date_joined index, stop after one page) from a rare one (trigram bitmap, then sort).
+    f"CREATE STATISTICS IF NOT EXISTS console_user_search_stats ON ({SEARCH_EXPRESSION}) FROM accounts_user",
+    "ALTER STATISTICS console_user_search_stats SET STATISTICS 1000",
+    # The status filters, in result order: a rare filter (staff) never scans every user, and a search
+    # within a filter reads at most that filter's rows.
+    "CREATE INDEX CONCURRENTLY IF NOT EXISTS console_user_staff_joined ON accounts_user "
+    "(date_joined DESC, id) WHERE is_staff",
+    "CREATE INDEX CONCURRENTLY IF NOT EXISTS console_user_deleted_joined ON accounts_user "
+    "(date_joined DESC, id) WHERE deleted_at IS NOT NULL",
+    "CREATE INDEX CONCURRENTLY IF NOT EXISTS console_user_unverified_joined ON accounts_user "
+    "(date_joined DESC, id) WHERE deleted_at IS NULL AND email_verified_at IS NULL",
 ]
 ORDER_INDEX = "CREATE INDEX {concurrently} IF NOT EXISTS console_user_joined ON accounts_user (date_joined DESC, id)"
 BACKWARD = [
+    "DROP STATISTICS IF EXISTS console_user_search_stats",
     "DROP INDEX IF EXISTS console_user_search_trgm",
     "DROP INDEX IF EXISTS console_user_email_prefix",
     "DROP INDEX IF EXISTS console_user_username_prefix",
     "DROP INDEX IF EXISTS console_user_joined",
+    "DROP INDEX IF EXISTS console_user_staff_joined",
+    "DROP INDEX IF EXISTS console_user_deleted_joined",
+    "DROP INDEX IF EXISTS console_user_unverified_joined",
 ]
 
 
 def forward(apps, schema_editor):
     connection = schema_editor.connection
     if connection.vendor == "postgresql":
-        statements = [*POSTGRES_FORWARD, ORDER_INDEX.format(concurrently="CONCURRENTLY")]
+        statements = [*POSTGRES_FORWARD, ORDER_INDEX.format(concurrently="CONCURRENTLY"), "ANALYZE accounts_user"]
     else:
         statements = [ORDER_INDEX.format(concurrently="")]
     for statement in statements:

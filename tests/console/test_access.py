@@ -18,8 +18,10 @@ ROUTES: dict[str, tuple[str, tuple[str, ...]]] = {
     "users": ("get", ("results",)),
     "user": ("get", ("detail", "trail")),
     "audit": ("get", ("results",)),
-    "deletions": ("get", ()),
-    "exports": ("get", ()),
+    "deletions": ("get", ("queue",)),
+    "exports": ("get", ("results",)),
+    "deletion_approve": ("post", ("queue",)),
+    "deletion_reject": ("post", ("queue",)),
     "session_revoke": ("post", ("detail",)),
     "logout_all": ("post", ("detail",)),
     "verification_resend": ("post", ("detail",)),
@@ -28,7 +30,7 @@ ROUTES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 # Open to anyone: the login page, and logging out (ends only the caller's own console session).
 PUBLIC = {"login", "logout"}
-APPROVER_ONLY: set[str] = set()
+APPROVER_ONLY = {"deletion_approve", "deletion_reject"}
 
 
 def console_url_names() -> set[str]:
@@ -46,10 +48,20 @@ def target(make_user, login):
     return user
 
 
-def urls_for(user, session_id) -> list[tuple[str, str, str, dict[str, str]]]:
+@pytest.fixture
+def erasure(target):
+    from gdpr import services as gdpr_services
+
+    return gdpr_services.data_request_create(user=target, actor=target, type="erasure")
+
+
+def urls_for(user, session_id, request_id=None) -> list[tuple[str, str, str, dict[str, str]]]:
     from django.urls import reverse
 
+    request_id = request_id or uuid.uuid4()
     args = {
+        "deletion_approve": [request_id],
+        "deletion_reject": [request_id],
         "user": [user.pk],
         "session_revoke": [user.pk, session_id],
         "logout_all": [user.pk],
@@ -77,18 +89,21 @@ def live_session(target) -> Session:
 
 
 def _state(target) -> tuple:
+    from gdpr.models import DataRequest
+
     target.refresh_from_db()
     return (
         target.is_active,
         target.deleted_at,
         list(Session.objects.filter(user=target).values_list("revoked_at", flat=True)),
+        list(DataRequest.objects.filter(user=target).values_list("status", flat=True)),
     )
 
 
-def test_anonymous_is_sent_to_login(db, target, live_session):
+def test_anonymous_is_sent_to_login(db, target, live_session, erasure):
     client = Client()
     before = _state(target)
-    for _name, method, url, headers in urls_for(target, live_session.pk):
+    for _name, method, url, headers in urls_for(target, live_session.pk, erasure.pk):
         response = getattr(client, method)(url, headers=headers)
         if headers:
             assert response.status_code == 200, url
@@ -99,18 +114,18 @@ def test_anonymous_is_sent_to_login(db, target, live_session):
     assert _state(target) == before
 
 
-def test_non_staff_is_forbidden(db, target, live_session, make_user):
+def test_non_staff_is_forbidden(db, target, live_session, erasure, make_user):
     client = client_for(make_user(email="plain@example.com"))
     before = _state(target)
-    for _name, method, url, headers in urls_for(target, live_session.pk):
+    for _name, method, url, headers in urls_for(target, live_session.pk, erasure.pk):
         response = getattr(client, method)(url, headers=headers)
         assert response.status_code == 403, (url, response.status_code)
         assert b"staff only" in response.content
     assert _state(target) == before
 
 
-def test_staff_reaches_every_page(staff_client, target, live_session):
-    for _name, method, url, headers in urls_for(target, live_session.pk):
+def test_staff_reaches_every_page(staff_client, target, live_session, erasure):
+    for _name, method, url, headers in urls_for(target, live_session.pk, erasure.pk):
         if method == "get":
             response = staff_client.get(url, headers=headers)
             assert response.status_code in (200, 302), (url, response.status_code)
@@ -118,13 +133,14 @@ def test_staff_reaches_every_page(staff_client, target, live_session):
                 assert b"<html" not in response.content, url
 
 
-def test_posts_without_csrf_token_are_refused(db, staff, target, live_session):
-    client = client_for(staff, enforce_csrf_checks=True)
+def test_posts_without_csrf_token_are_refused(db, staff, approver, target, live_session, erasure):
+    client = client_for(approver, enforce_csrf_checks=True)
     before = _state(target)
-    for _name, method, url, headers in urls_for(target, live_session.pk):
+    for _name, method, url, headers in urls_for(target, live_session.pk, erasure.pk):
         if method == "post":
-            response = client.post(url, headers=headers)
+            response = client.post(url, {"reason": "because"}, headers=headers)
             assert response.status_code == 403, (url, response.status_code)
+            assert b"CSRF" in response.content
     assert _state(target) == before
     # With the token from a page (as htmx sends it in X-CSRFToken), the same POST works.
     page = client.get(f"/console/users/{target.pk}/")
@@ -136,9 +152,24 @@ def test_posts_without_csrf_token_are_refused(db, staff, target, live_session):
     assert Session.objects.get(pk=live_session.pk).revoked_at is not None
 
 
-def test_get_never_changes_state(staff_client, target, live_session):
+def test_staff_without_the_approver_permission_cannot_decide(staff, staff_client, target, erasure):
+    assert not staff.has_perm("gdpr.approve_erasure")
     before = _state(target)
-    for _name, method, url, headers in urls_for(target, live_session.pk):
+    for name, _method, url, headers in urls_for(target, uuid.uuid4(), erasure.pk):
+        if name in APPROVER_ONLY:
+            response = staff_client.post(url, {"reason": "no"}, headers=headers)
+            assert response.status_code == 403, url
+            assert b"permission" in response.content
+    assert _state(target) == before
+    # The queue itself is visible, without decision buttons.
+    page = staff_client.get("/console/deletions/")
+    assert page.status_code == 200 and target.email.encode() in page.content
+    assert b"Approve</button>" not in page.content
+
+
+def test_get_never_changes_state(staff_client, target, live_session, erasure):
+    before = _state(target)
+    for _name, method, url, headers in urls_for(target, live_session.pk, erasure.pk):
         if method == "post":
             response = staff_client.get(url, headers=headers)
             assert response.status_code == 405, url

@@ -37,6 +37,7 @@ pytestmark = pytest.mark.skipif(
 def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     # Playwright's sync API runs an event loop in this thread; the ORM calls in the test are still sync.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from django.db import connections
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -44,6 +45,9 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         yield browser
         browser.close()
+        # ORM calls made while Playwright ran opened a connection of their own context; close it, or it
+        # keeps the PostgreSQL test database from being dropped.
+        connections.close_all()
 
 
 def expect(locator: Any) -> Any:
@@ -133,3 +137,45 @@ def test_search_open_user_and_log_out_everywhere(live_server, browser):
 
     assert me_status(base, access) == 401
     assert problems == [], problems  # no CSP violation, no script error
+
+
+def test_second_staff_member_approves_and_is_refused_about_themselves(live_server, browser):
+    from django.contrib.auth.models import Permission
+
+    from gdpr import services as gdpr_services
+    from gdpr.models import DataRequest
+
+    base = live_server.url
+    make("staff@example.com", is_staff=True)
+    approver = make("approver@example.com", is_staff=True)
+    approver.user_permissions.add(Permission.objects.get(codename="approve_erasure"))
+    leaving = make("leaving@example.com")
+    theirs = gdpr_services.data_request_create(user=leaving, actor=leaving, type="erasure")
+    own = gdpr_services.data_request_create(user=approver, actor=approver, type="erasure")
+
+    # The first staff member sees the queue but has no decision buttons.
+    page, problems = new_page(browser)
+    staff_login(page, base, "staff@example.com")
+    page.goto(f"{base}/console/deletions/")
+    expect(page.locator(f"#request-{theirs.pk}")).to_contain_text("leaving@example.com")
+    assert page.locator("button.approve").count() == 0
+    page.close()
+
+    page, problems = new_page(browser)
+    staff_login(page, base, "approver@example.com")
+    page.goto(f"{base}/console/deletions/")
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.click(f"#request-{theirs.pk} button.approve")
+    expect(page.locator("#queue .messages")).to_contain_text("Erasure of leaving@example.com approved")
+    expect(page.locator(f"#request-{theirs.pk}")).to_have_count(0)
+    page.screenshot(path=str(ARTIFACTS / "04-approved.png"), full_page=True, caret="initial")
+    theirs.refresh_from_db()
+    assert theirs.status == "approved" and theirs.decided_by_id == approver.pk
+
+    expect(page.locator(f"#request-{own.pk}")).to_contain_text("you")
+    page.click(f"#request-{own.pk} button.approve")
+    expect(page.locator("#queue .messages")).to_contain_text("about themselves")
+    page.screenshot(path=str(ARTIFACTS / "05-self-approval-refused.png"), full_page=True, caret="initial")
+    assert DataRequest.objects.get(pk=own.pk).status == "awaiting_approval"
+    # htmx reports the refusal (403) as a response error in the console; anything else is a problem.
+    assert [p for p in problems if "403" not in p] == [], problems

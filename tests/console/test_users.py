@@ -55,7 +55,9 @@ class TestSearch:
             ("ghop", ["grace@navy.example"]),
             ("grace hopper", ["grace@navy.example"]),
             ("gr", ["grace@navy.example"]),  # short: prefix of e-mail or username
-            ("b_c", ["ab_cd@example.com"]),  # "_" is literal, not a wildcard
+            ("ab_c", ["ab_cd@example.com"]),  # "_" is literal, not a wildcard (prefix path)
+            ("_score", ["ab_cd@example.com"]),  # … and in the substring path
+            ("b_c", []),  # no 3-letter word: a prefix, and no e-mail starts with it
             ("u_", ["ab_cd@example.com"]),
             ("o'n", ["o'neil@example.com"]),
             ("%", []),
