@@ -192,7 +192,10 @@ def main() -> None:
         for params in params_list:
             client.get("/console/users/", params, headers=headers)
 
+    from console import selectors
+
     timings: dict[str, list[float]] = {kind: [] for kind in plan}
+    sql_timings: dict[str, list[float]] = {kind: [] for kind in plan}
     for _ in range(args.rounds):
         for kind, params_list in plan.items():
             for params in params_list:
@@ -200,15 +203,39 @@ def main() -> None:
                 response = client.get("/console/users/", params, headers=headers)
                 timings[kind].append((time.perf_counter() - started) * 1000)
                 assert response.status_code == 200, (params, response.status_code)
+                # The database part alone: the selector's page query, as the view runs it.
+                started = time.perf_counter()
+                selectors.page_of(
+                    selectors.user_search(query=params.get("q", ""), status=params.get("status", "")),
+                    number=int(params.get("page", 1)),
+                    size=25,
+                )
+                sql_timings[kind].append((time.perf_counter() - started) * 1000)
 
     every = [t for ts in timings.values() for t in ts]
-    print(f"\nsearch partial on PostgreSQL, {User.objects.count()} users, {len(every)} requests")
-    print(f"{'query kind':<24} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
+    every_sql = [t for ts in sql_timings.values() for t in ts]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM accounts_user")
+        users = cursor.fetchone()[0]
+    print(
+        f"\nsearch partial on PostgreSQL, {users} users, {len(every)} requests (load avg {os.getloadavg()[0]:.1f})"
+    )
+    print(f"{'':<24} {'':>5} {'--- whole request ---':>26}  {'--- query only ---':>17}")
+    print(
+        f"{'query kind':<24} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}  {'p50 ms':>8} {'p95 ms':>8}"
+    )
     for kind, ts in timings.items():
-        print(f"{kind:<24} {len(ts):>5} {statistics.median(ts):>8.1f} {pct(ts, 95):>8.1f} {max(ts):>8.1f}")
+        q = sql_timings[kind]
+        print(
+            f"{kind:<24} {len(ts):>5} {statistics.median(ts):>8.1f} {pct(ts, 95):>8.1f} {max(ts):>8.1f}"
+            f"  {statistics.median(q):>8.1f} {pct(q, 95):>8.1f}"
+        )
     p50, p95 = statistics.median(every), pct(every, 95)
-    print(f"{'ALL':<24} {len(every):>5} {p50:>8.1f} {p95:>8.1f} {max(every):>8.1f}")
-    print(f"target p95 < 50 ms: {'met' if p95 < 50 else 'NOT met'}")
+    print(
+        f"{'ALL':<24} {len(every):>5} {p50:>8.1f} {p95:>8.1f} {max(every):>8.1f}"
+        f"  {statistics.median(every_sql):>8.1f} {pct(every_sql, 95):>8.1f}"
+    )
+    print(f"target p95 < 50 ms (whole request): {'met' if p95 < 50 else 'NOT met'}")
 
 
 if __name__ == "__main__":

@@ -312,3 +312,6 @@ AUDIT_SEAL_LAG_SECONDS = env.int("AUDIT_SEAL_LAG_SECONDS", default=10)
 AUDIT_SEAL_EVERY_MINUTES = env.int("AUDIT_SEAL_EVERY_MINUTES", default=1)
 CONSOLE_PAGE_SIZE = env.int("CONSOLE_PAGE_SIZE", default=25)
 MIDDLEWARE += ["console.middleware.ConsoleSecurityHeadersMiddleware"]
+# Failed console logins per account (per IP: four times as many) before the form refuses for a while.
+CONSOLE_LOGIN_MAX_FAILURES = env.int("CONSOLE_LOGIN_MAX_FAILURES", default=5)
+CONSOLE_LOGIN_LOCK_SECONDS = env.int("CONSOLE_LOGIN_LOCK_SECONDS", default=900)

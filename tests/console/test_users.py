@@ -265,6 +265,29 @@ class TestLogin:
         assert b'class="errors"' in response.content
         assert client.get("/console/users/").status_code == 302
 
+    def test_repeated_failures_lock_the_login(self, db, staff, settings):
+        settings.CONSOLE_LOGIN_MAX_FAILURES = 3
+        client = Client()
+        for _ in range(3):
+            response = client.post(
+                "/console/login/", {"username": "STAFF@example.com", "password": "nope-nope-1"}
+            )
+            assert b"Too many failed attempts" not in response.content
+        response = client.post("/console/login/", {"username": "staff@example.com", "password": PASSWORD})
+        assert response.status_code == 200 and b"Too many failed attempts" in response.content
+        assert client.get("/console/users/").status_code == 302
+        assert actions().count("console.login_failed") == 3
+
+    def test_sign_in_and_out_are_audited(self, db, staff):
+        client = Client()
+        client.post("/console/login/", {"username": "staff@example.com", "password": PASSWORD})
+        client.post("/console/logout/")
+        events = AuditEvent.objects.filter(action__startswith="console.").order_by("id")
+        assert [(e.action, e.actor_id, e.subject_id) for e in events] == [
+            ("console.login", staff.pk, staff.pk),
+            ("console.logout", staff.pk, staff.pk),
+        ]
+
     def test_login_without_csrf_is_refused(self, db, staff):
         client = Client(enforce_csrf_checks=True)
         response = client.post("/console/login/", {"username": "staff@example.com", "password": PASSWORD})
