@@ -44,9 +44,19 @@ class UserSearchForm(forms.Form):
         ("unverified", "Unverified"),
         ("staff", "Staff"),
     ]
+    # Offset pages get slower the deeper they go; past this, refining the search is the better answer.
+    MAX_PAGE = 40
+
     q = forms.CharField(required=False, max_length=254, strip=True, label="Search")
     status = forms.ChoiceField(required=False, choices=STATUS_CHOICES)
-    page = forms.IntegerField(required=False, min_value=1, max_value=1000)
+    page = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_PAGE,
+        error_messages={
+            "max_value": "That is deep: narrow the search instead (at most %(limit_value)s pages)."
+        },
+    )
 
 
 class PageForm(forms.Form):

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from django.test import Client
 
 from tests.console.conftest import client_for, htmx
@@ -57,3 +61,22 @@ def test_templates_have_no_inline_script_style_or_handlers():
         assert not re.search(r"<style", text), path
         assert not re.search(r"\son[a-z]+=", text), path
         assert "hx-on" not in text and "|safe" not in text and "autoescape off" not in text, path
+
+
+@pytest.mark.parametrize(("debug", "secure"), [("false", "True True"), ("true", "False False")])
+def test_cookies_are_secure_unless_debug(debug, secure):
+    env = {k: v for k, v in os.environ.items() if k not in ("SECURE_COOKIES",)}
+    env.update(DEBUG=debug, SECRET_KEY="x" * 60)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import config.settings as s; print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE)",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert out.stdout.strip() == secure
