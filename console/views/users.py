@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -14,7 +14,7 @@ from accounts.models import Profile, RevokeReason, Session, User
 from audit import selectors as audit_selectors
 from console import forms, selectors
 from console.decorators import staff_required
-from console.views.common import bad_form, page_size, render_page, run_action
+from console.views.common import StaffRequest, bad_form, page_size, render_page, run_action
 
 DETAIL = "console/user_detail.html"
 SESSIONS_SHOWN = 50
@@ -22,7 +22,7 @@ SESSIONS_SHOWN = 50
 
 @require_GET
 @staff_required
-def users(request: HttpRequest) -> HttpResponse:
+def users(request: StaffRequest) -> HttpResponse:
     form = forms.UserSearchForm(request.GET)
     context: dict[str, Any] = {"form": form, "page": None}
     if not form.is_valid():
@@ -36,7 +36,7 @@ def users(request: HttpRequest) -> HttpResponse:
     return render_page(request, "console/users.html", context, partials=frozenset({"results"}))
 
 
-def _detail_context(request: HttpRequest, user: User) -> dict[str, Any]:
+def _detail_context(request: StaffRequest, user: User) -> dict[str, Any]:
     paging = forms.PageForm({"page": request.GET.get("trail_page") or 1})
     number = paging.cleaned_data["page"] if paging.is_valid() else 1
     return {
@@ -53,14 +53,14 @@ def _detail_context(request: HttpRequest, user: User) -> dict[str, Any]:
 
 @require_GET
 @staff_required
-def user_detail(request: HttpRequest, user_id: uuid.UUID) -> HttpResponse:
+def user_detail(request: StaffRequest, user_id: uuid.UUID) -> HttpResponse:
     user = get_object_or_404(User, pk=user_id)
     return render_page(
         request, DETAIL, _detail_context(request, user), partials=frozenset({"detail", "trail"})
     )
 
 
-def _user_action(request: HttpRequest, user: User, action: Any) -> HttpResponse:
+def _user_action(request: StaffRequest, user: User, action: Any) -> HttpResponse:
     def partial(status: int) -> HttpResponse:
         user.refresh_from_db()
         return render_page(request, f"{DETAIL}#detail", _detail_context(request, user), status=status)
@@ -70,11 +70,11 @@ def _user_action(request: HttpRequest, user: User, action: Any) -> HttpResponse:
 
 @require_POST
 @staff_required
-def session_revoke(request: HttpRequest, user_id: uuid.UUID, session_id: uuid.UUID) -> HttpResponse:
+def session_revoke(request: StaffRequest, user_id: uuid.UUID, session_id: uuid.UUID) -> HttpResponse:
     session = get_object_or_404(Session, pk=session_id, user_id=user_id)
 
     def action() -> str:
-        account_services.session_revoke(session=session, actor=request.user, reason=RevokeReason.REVOKED)  # type: ignore[arg-type]
+        account_services.session_revoke(session=session, actor=request.user, reason=RevokeReason.REVOKED)
         return "The session has ended."
 
     return _user_action(request, session.user, action)
@@ -82,13 +82,13 @@ def session_revoke(request: HttpRequest, user_id: uuid.UUID, session_id: uuid.UU
 
 @require_POST
 @staff_required
-def logout_all(request: HttpRequest, user_id: uuid.UUID) -> HttpResponse:
+def logout_all(request: StaffRequest, user_id: uuid.UUID) -> HttpResponse:
     user = get_object_or_404(User, pk=user_id)
 
     def action() -> str:
         count = account_services.sessions_revoke_all(
             user=user,
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request.user,
             reason=RevokeReason.FORCE_LOGOUT,
         )
         return f"Logged out everywhere: {count} session(s) ended."
@@ -98,11 +98,11 @@ def logout_all(request: HttpRequest, user_id: uuid.UUID) -> HttpResponse:
 
 @require_POST
 @staff_required
-def verification_resend(request: HttpRequest, user_id: uuid.UUID) -> HttpResponse:
+def verification_resend(request: StaffRequest, user_id: uuid.UUID) -> HttpResponse:
     user = get_object_or_404(User, pk=user_id)
 
     def action() -> str:
-        account_services.email_verification_send(user=user, actor=request.user)  # type: ignore[arg-type]
+        account_services.email_verification_send(user=user, actor=request.user)
         return f"A new verification link is on its way to {user.email}."
 
     return _user_action(request, user, action)
@@ -110,7 +110,7 @@ def verification_resend(request: HttpRequest, user_id: uuid.UUID) -> HttpRespons
 
 @require_POST
 @staff_required
-def deactivate(request: HttpRequest, user_id: uuid.UUID) -> HttpResponse:
+def deactivate(request: StaffRequest, user_id: uuid.UUID) -> HttpResponse:
     user = get_object_or_404(User, pk=user_id)
     form = forms.OptionalReasonForm(request.POST)
     if not form.is_valid():
@@ -119,7 +119,7 @@ def deactivate(request: HttpRequest, user_id: uuid.UUID) -> HttpResponse:
     def action() -> str:
         account_services.user_deactivate(
             user=user,
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request.user,
             reason=form.cleaned_data["reason"],
         )
         return "The account is deactivated and every session ended."
@@ -129,11 +129,11 @@ def deactivate(request: HttpRequest, user_id: uuid.UUID) -> HttpResponse:
 
 @require_POST
 @staff_required
-def reactivate(request: HttpRequest, user_id: uuid.UUID) -> HttpResponse:
+def reactivate(request: StaffRequest, user_id: uuid.UUID) -> HttpResponse:
     user = get_object_or_404(User, pk=user_id)
 
     def action() -> str:
-        account_services.user_reactivate(user=user, actor=request.user)  # type: ignore[arg-type]
+        account_services.user_reactivate(user=user, actor=request.user)
         return "The account is active again."
 
     return _user_action(request, user, action)
