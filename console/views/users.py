@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts import selectors as account_selectors
 from accounts import services as account_services
-from accounts.models import Profile, RevokeReason, Session, User
+from accounts.models import RevokeReason, Session, User
 from audit import selectors as audit_selectors
 from console import forms, selectors
 from console.decorators import staff_required
@@ -41,7 +41,7 @@ def _detail_context(request: StaffRequest, user: User) -> dict[str, Any]:
     number = paging.cleaned_data["page"] if paging.is_valid() else 1
     return {
         "subject": user,
-        "profile": Profile.objects.filter(user=user).first(),
+        "profile": getattr(user, "profile", None),
         "sessions": list(account_selectors.session_list(user=user, include_ended=True)[:SESSIONS_SHOWN]),
         "social_accounts": list(selectors.social_accounts(user=user)),
         "data_requests": selectors.data_requests(user=user),
