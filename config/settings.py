@@ -297,6 +297,7 @@ GDPR_ERASURE_GRACE_DAYS = env.int("GDPR_ERASURE_GRACE_DAYS", default=7)
 GDPR_REQUESTS_PER_DAY = env.int("GDPR_REQUESTS_PER_DAY", default=3)
 # A job holds its request for this long and renews while it works; past it the sweeper re-enqueues.
 GDPR_LEASE_SECONDS = env.int("GDPR_LEASE_SECONDS", default=300)
+GDPR_MAX_ATTEMPTS = env.int("GDPR_MAX_ATTEMPTS", default=5)
 GDPR_CONSENT_PURPOSES = env.list(
     "GDPR_CONSENT_PURPOSES", default=["marketing_email", "product_analytics", "third_party_sharing"]
 )

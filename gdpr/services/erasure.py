@@ -13,7 +13,7 @@ from accounts.models import User
 from accounts.tasks import email_enqueue
 from audit import services as audit
 from gdpr import erasers
-from gdpr.models import DataRequest, RequestStatus, RequestType
+from gdpr.models import OPEN_STATUSES, DataRequest, RequestStatus, RequestType
 from gdpr.services._common import claim, lock_if_still_ours, transition
 
 logger = logging.getLogger(__name__)
@@ -41,9 +41,13 @@ def erasure_run(*, data_request_id: uuid.UUID) -> DataRequest | None:
         counts: dict[str, Any] = {}
         for eraser in erasers.erasers_load():
             counts.update(eraser.erase(ctx))
-        DataRequest.objects.filter(user=user, type=RequestType.EXPORT, status=RequestStatus.READY).update(
-            status=RequestStatus.EXPIRED, updated_at=timezone.now()
-        )
+        # Exports: built ones lost their files above; one still being built is discarded by its job, which
+        # finds its request no longer running.
+        exports = DataRequest.objects.select_for_update().filter(user=user, type=RequestType.EXPORT)
+        for export in exports.filter(status=RequestStatus.READY):
+            transition(export, RequestStatus.EXPIRED, note="erased")
+        for export in exports.filter(status__in=OPEN_STATUSES):
+            transition(export, RequestStatus.CANCELLED, note="erased", lease_owner="", lease_until=None)
         transition(
             locked,
             RequestStatus.COMPLETED,

@@ -204,6 +204,24 @@ def _requeue(condition: Q, *, dry_run: bool, action: str, limit: int = 500) -> l
             return [str(r.pk) for r in rows]
         now = timezone.now()
         for data_request in rows:
+            if data_request.attempts >= settings.GDPR_MAX_ATTEMPTS:
+                # A job that keeps dying (a crash, not a lost delivery) is not retried for ever.
+                transition(
+                    data_request,
+                    RequestStatus.FAILED,
+                    note=f"gave up after {data_request.attempts} attempts",
+                    error=f"gave up after {data_request.attempts} attempts",
+                    completed_at=now,
+                    lease_owner="",
+                    lease_until=None,
+                )
+                audit.record(
+                    f"gdpr.{data_request.type}_failed",
+                    subject=data_request.user_id,
+                    details={"request_id": str(data_request.pk), "attempts": data_request.attempts},
+                )
+                ids.append(str(data_request.pk))
+                continue
             waiting = (
                 RequestStatus.PENDING if data_request.type == RequestType.EXPORT else RequestStatus.APPROVED
             )

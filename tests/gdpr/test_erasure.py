@@ -238,3 +238,23 @@ def test_export_requests_selector(api, ada, ada_tokens):
     _export(api, ada_tokens)
     rows = list(selectors.export_requests())
     assert len(rows) == 1 and rows[0].export_file.size > 0
+
+
+def test_export_being_built_during_erasure_is_discarded(
+    ada, approver, time_machine, django_capture_on_commit_callbacks
+):
+    from gdpr.services import _common, exports
+
+    export = DataRequest.objects.create(user=ada, type="export", status="pending")
+    claimed = _common.claim(export.pk, "export")
+    built = exports._build(claimed, ada)
+    erasure = services.erasure_open_for_deleted(user=ada, actor=ada)
+    services.erasure_approve(data_request=erasure, actor=approver)
+    time_machine.move_to(timezone.now() + timedelta(days=8))
+    _run_due(django_capture_on_commit_callbacks)
+    assert DataRequest.objects.get(pk=erasure.pk).status == "completed"
+    assert DataRequest.objects.get(pk=export.pk).status == "cancelled"
+    mail.outbox.clear()
+    assert exports._finish(claimed, ada, built) is None
+    assert not default_storage.exists(built.storage_path)
+    assert not mail.outbox

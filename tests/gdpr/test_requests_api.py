@@ -236,3 +236,15 @@ def test_unknown_id_is_404(api, user, tokens):
 @pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=abc", "offset=-1"])
 def test_list_bad_paging(api, user, tokens, query):
     assert_error(api.call("get", f"/gdpr/requests?{query}", token=tokens["access"]), 422, "validation_error")
+
+
+def test_expired_or_revoked_session_cannot_request(api, user, tokens, time_machine):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    api.call("post", "/auth/logout", token=tokens["access"])
+    assert_error(_create(api, tokens), 401)
+    time_machine.move_to(timezone.now() + timedelta(minutes=16))
+    assert_error(_create(api, tokens), 401)
+    assert not DataRequest.objects.exists()
