@@ -136,6 +136,13 @@ def test_search_open_user_and_log_out_everywhere(live_server, browser):
     page.screenshot(path=str(ARTIFACTS / "03-logged-out-everywhere.png"), full_page=True, caret="initial")
 
     assert me_status(base, access) == 401
+
+    # The force logout is in the audit log, found by filtering on its action.
+    page.goto(f"{base}/console/audit/")
+    page.fill("#id_action", "session.revoked_all")
+    expect(page.locator("#results tbody tr")).to_have_count(1)
+    expect(page.locator("#results tbody tr")).to_contain_text("reason=force_logout")
+    page.screenshot(path=str(ARTIFACTS / "03b-audit-log.png"), full_page=True, caret="initial")
     assert problems == [], problems  # no CSP violation, no script error
 
 
