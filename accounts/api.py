@@ -21,6 +21,7 @@ from accounts import (
 from accounts.auth import session_auth
 from accounts.models import RevokeReason, Session, User
 from accounts.ratelimit import ip_throttle
+from audit import selectors as audit_selectors
 from config.pagination import PageParams, page
 from config.schemas import errors
 
@@ -303,3 +304,13 @@ def me_avatar_delete(request: HttpRequest) -> Status[None]:
     user = _me(request)
     services_avatar.avatar_delete(user=user, actor=user)
     return Status(204, None)
+
+
+@me_router.get(
+    "/security-events",
+    operation_id="me_security_events_list",
+    summary="Your own audit trail (logins, sessions, account changes), newest first",
+    response={200: schemas.SecurityEventPageOut, **errors(401, 422)},
+)
+def me_security_events_list(request: HttpRequest, paging: Query[PageParams]) -> dict[str, object]:
+    return page(audit_selectors.events_for_subject(subject_id=_me(request).pk), paging)

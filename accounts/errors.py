@@ -221,3 +221,19 @@ CODES.update(
         )
     }
 )
+
+
+class SelfDeactivation(AccountsError):
+    status = 409
+    code = "self_deactivation"
+    message = "You cannot deactivate your own account."
+
+
+class NothingToVerify(AccountsError):
+    status = 409
+    code = "nothing_to_verify"
+    message = "This account is deleted or its e-mail address is already verified."
+
+
+# Staff-console refusals (the API never answers with them; listed so CODES stays whole).
+CODES.update({cls.code: (cls.status, cls.message) for cls in (SelfDeactivation, NothingToVerify)})

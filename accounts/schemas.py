@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -298,3 +298,19 @@ class EmailChangeConfirmIn(Schema):
     key: Annotated[str, StringConstraints(min_length=1, max_length=2048)] = Field(
         ..., description="The key query parameter of the link mailed to the new address."
     )
+
+
+class SecurityEventOut(Schema):
+    """One event of the user's own audit trail. Who acted is told by kind (you, staff, the system), not by id."""
+
+    id: int
+    created_at: datetime
+    action: str = Field(..., examples=["auth.login"])
+    actor_type: str = Field(..., examples=["user"], description="user, staff or system")
+    ip: str | None
+    user_agent: str
+    details: dict[str, Any]
+
+
+class SecurityEventPageOut(PageMeta):
+    items: list[SecurityEventOut]

@@ -498,3 +498,47 @@ def user_soft_delete(
         transaction.on_commit(lambda: signals.user_soft_deleted.send(sender=User, user=locked, actor=actor))
     user.deleted_at = now
     return locked
+
+
+# --- staff actions (console) ----------------------------------------------------------------------------
+
+
+def user_deactivate(*, user: User, actor: User, reason: str = "") -> User:
+    """Blocks login and ends every session at once. Idempotent: an inactive user is left as is, unaudited."""
+    if user.pk == actor.pk:
+        raise errors.SelfDeactivation()
+    now = timezone.now()
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        if not locked.is_active:
+            return locked
+        locked.is_active = False
+        locked.save(update_fields=["is_active"])
+        ended = Session.objects.filter(user=locked, revoked_at__isnull=True).update(
+            revoked_at=now, revoke_reason=RevokeReason.DEACTIVATED
+        )
+        audit.record(
+            "user.deactivated", actor=actor, subject=locked, details={"reason": reason, "sessions": ended}
+        )
+    return locked
+
+
+def user_reactivate(*, user: User, actor: User) -> User:
+    """Idempotent: an active user is left as is, unaudited."""
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        if locked.is_active:
+            return locked
+        locked.is_active = True
+        locked.save(update_fields=["is_active"])
+        audit.record("user.reactivated", actor=actor, subject=locked)
+    return locked
+
+
+def email_verification_send(*, user: User, actor: User) -> None:
+    """Staff resend of the verification mail for one live, unverified user (audited with the staff actor)."""
+    if not user.is_live or user.email_verified:
+        raise errors.NothingToVerify()
+    with transaction.atomic():
+        audit.record("user.verification_resent", actor=actor, subject=user)
+        _verification_mail(user)

@@ -50,3 +50,16 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise RuntimeError("Audit events are deleted only by the retention job.")
+
+
+class ChainHead(models.Model):
+    """Singleton (pk=1): the newest sealed link. Sealers lock this row, so two never interleave; verification
+    compares it with the newest sealed event, which detects a truncated tail."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    last_id = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, blank=True, default="")
+    sealed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"audit chain head at #{self.last_id}"

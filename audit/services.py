@@ -6,14 +6,16 @@ import hashlib
 import hmac
 import json
 import uuid
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 from audit import context
-from audit.models import ActorType, AuditEvent
+from audit.models import ActorType, AuditEvent, ChainHead
 
 
 class _Actor(Protocol):
@@ -147,3 +149,125 @@ def events_pseudonymise(*, subject_id: uuid.UUID) -> int:
         )
         changed += 1
     return changed
+
+
+# --- hash chain -----------------------------------------------------------------------------------------
+
+
+def chain_link(prev_hash: str, row_hash_: str, event_id: int) -> str:
+    return hashlib.sha256(f"{prev_hash}{row_hash_}{event_id}".encode()).hexdigest()
+
+
+def events_seal(*, lag_seconds: int | None = None, batch_size: int = 1000) -> int:
+    """Link unsealed events into the chain in id order: prev_hash is the previous event's hash, hash is
+    sha256(prev_hash + row_hash + id). Runs off the request path (periodic task, audit_verify). The chain
+    head row is locked (SELECT … FOR UPDATE; SQLite's IMMEDIATE transactions serialise anyway), so two
+    sealers never interleave, while record() never waits for it.
+
+    Only events older than the lag are sealed, and sealing stops at the first younger one: a transaction
+    still open may yet commit a lower id than an event already visible. Returns the number sealed."""
+    lag = timedelta(seconds=settings.AUDIT_SEAL_LAG_SECONDS if lag_seconds is None else lag_seconds)
+    total = 0
+    while True:
+        with transaction.atomic():
+            ChainHead.objects.get_or_create(pk=1)
+            head = ChainHead.objects.select_for_update().get(pk=1)
+            cutoff = timezone.now() - lag
+            candidates = list(
+                AuditEvent.objects.filter(id__gt=head.last_id)
+                .order_by("id")
+                .only("id", "row_hash", "created_at")[:batch_size]
+            )
+            batch: list[AuditEvent] = []
+            for event in candidates:
+                if event.created_at > cutoff:
+                    break
+                event.prev_hash = head.last_hash
+                event.hash = chain_link(event.prev_hash, event.row_hash, event.id)
+                head.last_id, head.last_hash = event.id, event.hash
+                batch.append(event)
+            if not batch:
+                return total
+            # A queryset update: the sanctioned write of the link columns only (AuditEvent.save refuses).
+            AuditEvent.objects.bulk_update(batch, ["prev_hash", "hash"])
+            head.sealed_at = timezone.now()
+            head.save(update_fields=["last_id", "last_hash", "sealed_at"])
+            total += len(batch)
+        if len(batch) < batch_size:
+            return total
+
+
+@dataclass
+class ChainReport:
+    checked: int = 0
+    sealed: int = 0
+    first_id: int | None = None
+    last_sealed_id: int | None = None
+    anchor: str = ""
+    pending: int = 0
+    broken_id: int | None = None
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_id is None
+
+
+def _content_intact(event: AuditEvent) -> bool:
+    if event.redacted_at is not None:
+        return hmac.compare_digest(event.redaction_hash, redaction_hash(event))
+    return hmac.compare_digest(event.row_hash, row_hash(event))
+
+
+def chain_verify() -> ChainReport:
+    """Check every remaining event: its content against its HMAC (row_hash, or redaction_hash for a
+    pseudonymised row), and its links. Retention removes the oldest events, so the chain is anchored at the
+    oldest remaining one (its prev_hash is taken as given); from there each prev_hash must be the previous
+    event's hash. Unsealed events are fine only after the last sealed one (not sealed yet); the newest
+    sealed event must be the chain head, or the tail was cut. Stops at the first broken link."""
+    report = ChainReport()
+    # Read before the events: a sealer running meanwhile only extends the chain past this head.
+    head = ChainHead.objects.filter(pk=1).first()
+    head_seen = False
+    prev_hash: str | None = None
+    prev_id: int | None = None
+    first_unsealed: int | None = None
+
+    def broken(event_id: int, reason: str) -> ChainReport:
+        report.broken_id, report.reason = event_id, reason
+        return report
+
+    for event in AuditEvent.objects.order_by("id").iterator(chunk_size=2000):
+        report.checked += 1
+        if report.first_id is None:
+            report.first_id = event.id
+        if not _content_intact(event):
+            return broken(event.id, "its content does not match its HMAC (the row was changed)")
+        if not event.hash:
+            first_unsealed = first_unsealed or event.id
+            report.pending += 1
+            continue
+        if first_unsealed is not None:
+            return broken(first_unsealed, f"it is not sealed but a later event (#{event.id}) is")
+        if prev_hash is None:
+            report.anchor = event.prev_hash
+        elif not hmac.compare_digest(event.prev_hash, prev_hash):
+            return broken(
+                event.id,
+                f"its prev_hash is not the hash of the event before it (#{prev_id}): "
+                "an event between them was deleted or a link was changed",
+            )
+        if not hmac.compare_digest(event.hash, chain_link(event.prev_hash, event.row_hash, event.id)):
+            return broken(event.id, "its hash does not match its prev_hash, row_hash and id")
+        if head is not None and event.id == head.last_id:
+            head_seen = hmac.compare_digest(event.hash, head.last_hash)
+        prev_hash, prev_id = event.hash, event.id
+        report.sealed += 1
+        report.last_sealed_id = event.id
+    if head is not None and head.last_id and not head_seen:
+        return broken(
+            head.last_id,
+            f"the chain head is event #{head.last_id} but the newest sealed event is "
+            f"#{report.last_sealed_id}: sealed events at the end were deleted or changed",
+        )
+    return report

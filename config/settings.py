@@ -384,3 +384,13 @@ NINJA_FIX_REQUEST_FILES_METHODS = {"PUT"}
 # --- API contract ---------------------------------------------------------------------------------------
 # config is an app too, for its management commands (export_openapi).
 INSTALLED_APPS += ["config"]
+
+# --- Audit chain and staff console (issue 7) ------------------------------------------------------------
+# Events younger than this are not sealed yet: a transaction still open may commit a lower id.
+AUDIT_SEAL_LAG_SECONDS = env.int("AUDIT_SEAL_LAG_SECONDS", default=10)
+AUDIT_SEAL_EVERY_MINUTES = env.int("AUDIT_SEAL_EVERY_MINUTES", default=1)
+CONSOLE_PAGE_SIZE = env.int("CONSOLE_PAGE_SIZE", default=25)
+MIDDLEWARE += ["console.middleware.ConsoleSecurityHeadersMiddleware"]
+# Failed console logins per account (per IP: four times as many) before the form refuses for a while.
+CONSOLE_LOGIN_MAX_FAILURES = env.int("CONSOLE_LOGIN_MAX_FAILURES", default=5)
+CONSOLE_LOGIN_LOCK_SECONDS = env.int("CONSOLE_LOGIN_LOCK_SECONDS", default=900)

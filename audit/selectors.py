@@ -1,0 +1,48 @@
+"""All reads of the audit log."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from django.core.cache import cache
+from django.db.models import QuerySet
+
+from audit.models import AuditEvent
+
+
+def events_for_subject(*, subject_id: uuid.UUID) -> QuerySet[AuditEvent]:
+    """One user's trail (the events about them), newest first."""
+    return AuditEvent.objects.filter(subject_id=subject_id).order_by("-id")
+
+
+def events_search(
+    *,
+    action: str = "",
+    actor_id: uuid.UUID | None = None,
+    subject_id: uuid.UUID | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> QuerySet[AuditEvent]:
+    """Newest first. An action ending in "." is a prefix ("session." = every session event)."""
+    qs = AuditEvent.objects.all()
+    if action:
+        qs = qs.filter(action__startswith=action) if action.endswith(".") else qs.filter(action=action)
+    if actor_id is not None:
+        qs = qs.filter(actor_id=actor_id)
+    if subject_id is not None:
+        qs = qs.filter(subject_id=subject_id)
+    if since is not None:
+        qs = qs.filter(created_at__gte=since)
+    if until is not None:
+        qs = qs.filter(created_at__lt=until)
+    return qs.order_by("-id")
+
+
+def event_actions() -> list[str]:
+    """The distinct actions seen, for filter suggestions (cached: a full distinct scan is not free)."""
+    actions: list[str] | None = cache.get("audit:actions")
+    if actions is None:
+        actions = sorted(AuditEvent.objects.order_by().values_list("action", flat=True).distinct())
+        cache.set("audit:actions", actions, 300)
+    return actions

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from django.contrib.auth import views as auth_views
+from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from console.decorators import staff_required
+from console.forms import StaffLoginForm
+
+_login = auth_views.LoginView.as_view(
+    template_name="console/login.html",
+    authentication_form=StaffLoginForm,
+    redirect_authenticated_user=True,
+    next_page="console:users",
+)
+_logout = auth_views.LogoutView.as_view(next_page="console:login")
+
+
+def login(request: HttpRequest) -> HttpResponseBase:
+    return _login(request)
+
+
+@require_POST
+def logout(request: HttpRequest) -> HttpResponseBase:
+    return _logout(request)
+
+
+@staff_required
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect(reverse("console:users"))

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from console import forms, selectors
+from console.decorators import APPROVER_PERMISSION, permission_required, staff_required
+from console.views.common import StaffRequest, bad_form, page_size, render_page, run_action
+from gdpr import selectors as gdpr_selectors
+from gdpr import services as gdpr_services
+from gdpr.models import DataRequest, RequestType
+
+QUEUE = "console/deletions.html"
+EXPORTS = "console/exports.html"
+
+
+def _queue_context(request: StaffRequest, number: int = 1) -> dict[str, Any]:
+    return {
+        "page": selectors.page_of(gdpr_selectors.erasure_queue(), number=number, size=page_size()),
+        "may_decide": request.user.has_perm(APPROVER_PERMISSION),
+    }
+
+
+@require_GET
+@staff_required
+def deletions(request: StaffRequest) -> HttpResponse:
+    paging = forms.PageForm(request.GET)
+    if not paging.is_valid():
+        return bad_form(request, QUEUE, {"page": None, "form": paging}, "queue")
+    context = _queue_context(request, paging.cleaned_data["page"] or 1)
+    return render_page(request, QUEUE, context, partials=frozenset({"queue"}))
+
+
+def _erasure(request_id: uuid.UUID) -> DataRequest:
+    return get_object_or_404(DataRequest, pk=request_id, type=RequestType.ERASURE)
+
+
+def _decided(request: StaffRequest, action: Any) -> HttpResponse:
+    return run_action(
+        request,
+        action,
+        redirect_to=reverse("console:deletions"),
+        partial=lambda status: render_page(request, f"{QUEUE}#queue", _queue_context(request), status=status),
+    )
+
+
+@require_POST
+@permission_required(APPROVER_PERMISSION)
+def deletion_approve(request: StaffRequest, request_id: uuid.UUID) -> HttpResponse:
+    data_request = _erasure(request_id)
+
+    def action() -> str:
+        approved = gdpr_services.erasure_approve(data_request=data_request, actor=request.user)
+        return f"Erasure of {approved.user.email} approved; it runs {approved.scheduled_for:%Y-%m-%d %H:%M} UTC unless cancelled."
+
+    return _decided(request, action)
+
+
+@require_POST
+@permission_required(APPROVER_PERMISSION)
+def deletion_reject(request: StaffRequest, request_id: uuid.UUID) -> HttpResponse:
+    data_request = _erasure(request_id)
+    form = forms.ReasonForm(request.POST)
+    if not form.is_valid():
+        context = {**_queue_context(request), "reject_failed": data_request.pk}
+        return bad_form(request, QUEUE, context, "queue")
+
+    def action() -> str:
+        gdpr_services.erasure_reject(
+            data_request=data_request,
+            actor=request.user,
+            reason=form.cleaned_data["reason"],
+        )
+        return "Erasure request rejected."
+
+    return _decided(request, action)
+
+
+@require_GET
+@staff_required
+def exports(request: StaffRequest) -> HttpResponse:
+    paging = forms.PageForm(request.GET)
+    if not paging.is_valid():
+        return bad_form(request, EXPORTS, {"page": None, "form": paging}, "results")
+    page = selectors.page_of(
+        gdpr_selectors.export_requests(), number=paging.cleaned_data["page"] or 1, size=page_size()
+    )
+    return render_page(request, EXPORTS, {"page": page}, partials=frozenset({"results"}))
