@@ -11,6 +11,7 @@ from ninja.responses import Status
 
 from accounts.api import _current, _pair_out
 from accounts.auth import session_auth
+from accounts.ratelimit import ip_throttle
 from accounts.social import schemas, selectors, services
 from accounts.social.providers import Credentials
 from config.pagination import PageParams, page
@@ -33,7 +34,9 @@ def _credentials(payload: schemas.SocialCredentialsIn) -> Credentials:
         "An e-mail that belongs to an existing account answers 409 `email_conflict`: log in to that account "
         "and link the provider with POST /me/social-accounts/{provider}."
     ),
-    response={200: schemas.SocialLoginOut, **errors(400, 403, 404, 409, 422, 502)},
+    # Shares the per-IP login budget with password login: each attempt costs calls to the provider.
+    throttle=ip_throttle("login_ip"),
+    response={200: schemas.SocialLoginOut, **errors(400, 403, 404, 409, 422, 429, 502)},
 )
 def social_login(
     request: HttpRequest, provider: str, payload: schemas.SocialCredentialsIn

@@ -348,3 +348,13 @@ def test_github_email_too_long_for_an_account_is_treated_as_missing(api, rsps):
         api.post_json("/auth/social/github", {"access_token": "gho_valid"}), 400, "provider_email_missing"
     )
     _nothing_stored()
+
+
+def test_social_login_shares_the_per_ip_login_limit(api, google, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "login_ip": "2/min"}
+    for _ in range(2):
+        assert api.post_json("/auth/social/google", {"id_token": google_id_token()}).status_code == 200
+    r = api.post_json("/auth/social/google", {"id_token": google_id_token()})
+    body = assert_error(r, 429, "rate_limited")
+    assert int(r["Retry-After"]) >= 1 and body["details"]["retry_after"] >= 1
+    assert Session.objects.count() == 2
