@@ -542,3 +542,18 @@ def email_verification_send(*, user: User, actor: User) -> None:
     with transaction.atomic():
         audit.record("user.verification_resent", actor=actor, subject=user)
         _verification_mail(user)
+
+
+def staff_demo_ensure(*, email: str, password: str) -> User:
+    """The embedded default's demo staff account (`manage.py demo_staff`): created as a verified superuser,
+    or its password reset to `password`. Audited as a system action."""
+    with transaction.atomic():
+        user = User.objects.by_login(email).select_for_update().first()
+        if user is None:
+            user = User.objects.create_superuser(email=email, password=password, first_name="Demo")
+            audit.record("user.registered", subject=user, details={"via": "demo_staff"})
+        elif not user.check_password(password):
+            user.set_password(password)
+            user.save(update_fields=["password"])
+            audit.record("user.password_set", subject=user, details={"via": "demo_staff"})
+    return user

@@ -67,3 +67,8 @@ def test_demo_staff_command_prints_a_working_login() -> None:
     assert authenticate(username=email, password=password).is_staff
     call_command("demo_staff", stdout=StringIO())
     assert User.objects.filter(email=email).count() == 1
+    from tests.conftest import actions
+
+    assert actions(subject_id=User.objects.get(email=email).pk) == [
+        "user.registered"
+    ]  # second run: no change

@@ -6,7 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from accounts.models import User
+from accounts import services
 
 DEMO_EMAIL = "staff@custodian.local"
 
@@ -19,12 +19,7 @@ class Command(BaseCommand):
         if not password_file.exists():
             password_file.write_text(secrets.token_urlsafe(12))
         password = password_file.read_text().strip()
-        user = User.objects.by_login(DEMO_EMAIL).first()
-        if user is None:
-            user = User.objects.create_superuser(email=DEMO_EMAIL, password=password, first_name="Demo")
-        else:
-            user.set_password(password)
-            user.save(update_fields=["password"])
+        services.staff_demo_ensure(email=DEMO_EMAIL, password=password)
         self.stdout.write(
             f"Demo staff login: {DEMO_EMAIL} / {password}  (console: /console/, admin: /admin/)"
         )
