@@ -149,11 +149,8 @@ def email_verification_resend(*, email: str) -> None:
     user = (
         User.objects.by_login(email).filter(email_verified_at__isnull=True).first() if "@" in email else None
     )
-    if user is None:
-        return
-    with transaction.atomic():
-        audit.record("user.verification_resent", actor=user, subject=user)
-        _verification_mail(user)
+    if user is not None:
+        email_verification_send(user=user, actor=user)
 
 
 # --- login, sessions, tokens ----------------------------------------------------------------------------
@@ -536,7 +533,8 @@ def user_reactivate(*, user: User, actor: User) -> User:
 
 
 def email_verification_send(*, user: User, actor: User) -> None:
-    """Staff resend of the verification mail for one live, unverified user (audited with the staff actor)."""
+    """Send a new verification key to one live, unverified user; `actor` is the user (API resend) or the
+    staff member (console) named in the audit event."""
     if not user.is_live or user.email_verified:
         raise errors.NothingToVerify()
     with transaction.atomic():
