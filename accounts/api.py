@@ -9,21 +9,13 @@ from ninja import File, Query, Router
 from ninja.files import UploadedFile
 from ninja.responses import Status
 
-from accounts import (
-    schemas,
-    selectors,
-    services,
-    services_avatar,
-    services_email,
-    services_passwords,
-    tokens,
-)
+from accounts import schemas, selectors, services, tokens
 from accounts.auth import session_auth
 from accounts.models import RevokeReason, Session, User
 from accounts.ratelimit import ip_throttle
 from audit import selectors as audit_selectors
-from config.pagination import PageParams, page
-from config.schemas import errors
+from core.pagination import PageParams, page
+from core.schemas import errors
 
 auth_router = Router(tags=["auth"])
 me_router = Router(tags=["me"], auth=session_auth)
@@ -183,7 +175,7 @@ def me_update(request: HttpRequest, payload: schemas.MeUpdateIn) -> User:
 )
 def me_delete(request: HttpRequest, payload: schemas.DeleteMeIn) -> Status[dict[str, str]]:
     current = _current(request)
-    services.user_soft_delete(user=current.user, password=payload.password, session=current)
+    services.user_soft_delete(session=current, password=payload.password)
     return Status(202, {"detail": "Your account is deleted; your data will be erased after review."})
 
 
@@ -223,7 +215,7 @@ def me_sessions_revoke(request: HttpRequest, session_id: uuid.UUID) -> Status[No
     response={202: schemas.AcceptedOut, **errors(400, 422, 429)},
 )
 def password_reset(request: HttpRequest, payload: schemas.PasswordResetIn) -> Status[dict[str, str]]:
-    services_passwords.password_reset_request(email=payload.email)
+    services.password_reset_request(email=payload.email)
     return Status(202, {"detail": "If an account uses this address, a reset link is on its way."})
 
 
@@ -234,9 +226,7 @@ def password_reset(request: HttpRequest, payload: schemas.PasswordResetIn) -> St
     response={200: schemas.AcceptedOut, **errors(400, 422)},
 )
 def password_reset_confirm(request: HttpRequest, payload: schemas.PasswordResetConfirmIn) -> dict[str, str]:
-    services_passwords.password_reset_confirm(
-        uid=payload.uid, token=payload.token, new_password=payload.new_password
-    )
+    services.password_reset_confirm(uid=payload.uid, token=payload.token, new_password=payload.new_password)
     return {"detail": "Your password is changed. Every session has ended; log in again."}
 
 
@@ -247,7 +237,7 @@ def password_reset_confirm(request: HttpRequest, payload: schemas.PasswordResetC
     response={200: schemas.UserOut, **errors(400, 409, 422)},
 )
 def email_change_confirm(request: HttpRequest, payload: schemas.EmailChangeConfirmIn) -> User:
-    return services_email.email_change_confirm(key=payload.key)
+    return services.email_change_confirm(key=payload.key)
 
 
 @me_router.post(
@@ -257,7 +247,7 @@ def email_change_confirm(request: HttpRequest, payload: schemas.EmailChangeConfi
     response={200: schemas.PasswordChangedOut, **errors(400, 401, 422, 429)},
 )
 def me_password_change(request: HttpRequest, payload: schemas.PasswordChangeIn) -> dict[str, object]:
-    ended = services_passwords.password_change(
+    ended = services.password_change(
         session=_current(request),
         current_password=payload.current_password,
         new_password=payload.new_password,
@@ -276,7 +266,7 @@ def me_password_change(request: HttpRequest, payload: schemas.PasswordChangeIn) 
     response={202: schemas.AcceptedOut, **errors(400, 401, 403, 409, 422, 429)},
 )
 def me_email_change(request: HttpRequest, payload: schemas.EmailChangeIn) -> Status[dict[str, str]]:
-    services_email.email_change_request(
+    services.email_change_request(
         session=_current(request), new_email=payload.new_email, password=payload.password
     )
     return Status(202, {"detail": "Confirm the change with the link we sent to the new address."})
@@ -290,7 +280,7 @@ def me_email_change(request: HttpRequest, payload: schemas.EmailChangeIn) -> Sta
 )
 def me_avatar_upload(request: HttpRequest, file: File[UploadedFile]) -> User:
     user = _me(request)
-    services_avatar.avatar_set(user=user, upload=file, actor=user)
+    services.avatar_set(user=user, upload=file, actor=user)
     return user
 
 
@@ -302,7 +292,7 @@ def me_avatar_upload(request: HttpRequest, file: File[UploadedFile]) -> User:
 )
 def me_avatar_delete(request: HttpRequest) -> Status[None]:
     user = _me(request)
-    services_avatar.avatar_delete(user=user, actor=user)
+    services.avatar_delete(user=user, actor=user)
     return Status(204, None)
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from config.errors import DomainError, RateLimited
+from core.errors import DomainError, RateLimited
 
 
 class AccountsError(DomainError):
@@ -110,28 +110,6 @@ class InvalidImage(AccountsError):
         super().__init__(details={"fields": {"file": [reason]}})
 
 
-CODES: dict[str, tuple[int, str]] = {
-    cls.code: (cls.status, cls.message)
-    for cls in (
-        ValidationFailed,
-        EmailTaken,
-        UsernameTaken,
-        InvalidKey,
-        InvalidCredentials,
-        EmailNotVerified,
-        TokenInvalid,
-        TokenReused,
-        SessionRevoked,
-        WrongPassword,
-        AccountLocked,
-        InvalidToken,
-        FileTooLarge,
-        UnsupportedImage,
-        InvalidImage,
-    )
-}
-
-
 def field_errors(exc: Any) -> dict[str, list[str]]:
     """Django ValidationError → {field: [messages]}."""
     if hasattr(exc, "message_dict"):
@@ -205,24 +183,6 @@ class SocialAccountNotFound(AccountsError):
     message = "No such linked account."
 
 
-CODES.update(
-    {
-        cls.code: (cls.status, cls.message)
-        for cls in (
-            UnknownProvider,
-            InvalidProviderToken,
-            ProviderEmailMissing,
-            ProviderUnavailable,
-            EmailConflict,
-            SocialAccountTaken,
-            LastLoginMethod,
-            ReauthRequired,
-            AccountInactive,
-        )
-    }
-)
-
-
 class SelfDeactivation(AccountsError):
     status = 409
     code = "self_deactivation"
@@ -233,7 +193,3 @@ class NothingToVerify(AccountsError):
     status = 409
     code = "nothing_to_verify"
     message = "This account is deleted or its e-mail address is already verified."
-
-
-# Staff-console refusals (the API never answers with them; listed so CODES stays whole).
-CODES.update({cls.code: (cls.status, cls.message) for cls in (SelfDeactivation, NothingToVerify)})

@@ -28,8 +28,8 @@ from django.http import HttpRequest
 from ninja.throttling import BaseThrottle
 
 from accounts import errors
-from audit import context
-from config.errors import RateLimited
+from core import context
+from core.errors import RateLimited
 
 logger = logging.getLogger(__name__)
 

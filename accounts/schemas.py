@@ -13,7 +13,7 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, StringC
 
 from accounts import selectors
 from accounts.models import USERNAME_PATTERN, Profile
-from config.schemas import PageMeta
+from core.schemas import PageMeta
 
 
 def _email(value: str) -> str:

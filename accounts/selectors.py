@@ -18,6 +18,18 @@ from accounts import errors, tokens
 from accounts.models import Profile, Session, User
 
 
+def login_taken(
+    *, email: str | None, username: str | None, exclude: Any = None
+) -> errors.AccountsError | None:
+    """EmailTaken or UsernameTaken if a live user other than `exclude` holds the address or username."""
+    others = User.objects.exclude(pk=exclude) if exclude else User.objects.all()
+    if email and others.by_login(email).exists():
+        return errors.EmailTaken()
+    if username and others.by_login(username).exists():
+        return errors.UsernameTaken()
+    return None
+
+
 def session_for_access(*, session_id: uuid.UUID, user_id: uuid.UUID) -> Session | None:
     """The live session of a live, active user, with the user and profile, in one query."""
     session = session_with_user(session_id=session_id)

@@ -64,3 +64,14 @@ def profile_errors(changes: dict[str, Any]) -> dict[str, list[str]]:
     schema, so every door that updates a profile enforces it."""
     found = {field: _profile_field_error(field, value) for field, value in changes.items()}
     return {field: [message] for field, message in found.items() if message}
+
+
+def password_problems(password: str, user: Any, field: str = "password") -> dict[str, list[str]]:
+    """Django's password validators (AUTH_PASSWORD_VALIDATORS) as per-field messages; empty when it passes."""
+    from django.contrib.auth.password_validation import validate_password
+
+    try:
+        validate_password(password, user=user)
+    except ValidationError as exc:
+        return {field: list(exc.messages)}
+    return {}

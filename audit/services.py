@@ -14,8 +14,8 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
-from audit import context
 from audit.models import ActorType, AuditEvent, ChainHead
+from core import context
 
 
 class _Actor(Protocol):

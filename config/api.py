@@ -15,9 +15,9 @@ from ninja_extra.exceptions import APIException
 from accounts.api import auth_router, me_router
 from accounts.social.api import auth_social_router, me_social_router
 from config import health
-from config.errors import DomainError
 from config.openapi import CustodianAPI
 from config.parsing import BodyNotAccepted, StrictJsonParser
+from core.errors import DomainError
 from gdpr.api import consents_router as gdpr_consents_router
 from gdpr.api import router as gdpr_router
 
@@ -166,7 +166,7 @@ def on_suspicious(request: HttpRequest, exc: SuspiciousOperation) -> HttpRespons
 
 @api.exception_handler(Exception)
 def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
-    from audit import context
+    from core import context
 
     request_id = context.current().request_id
     logger.exception("unhandled error request_id=%s", request_id)

@@ -9,8 +9,8 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from ninja import Router, Schema
 
-from config.errors import ServiceUnavailable
-from config.schemas import errors
+from core.errors import ServiceUnavailable
+from core.schemas import errors
 
 logger = logging.getLogger(__name__)
 router = Router(tags=["health"])

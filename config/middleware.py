@@ -7,22 +7,9 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from audit import context
+from core import context
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """REMOTE_ADDR, or the address the configured number of trusted proxies saw (X-Forwarded-For)."""
-    remote = request.META.get("REMOTE_ADDR")
-    proxies = settings.TRUSTED_PROXY_COUNT
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if proxies <= 0 or not forwarded:
-        return remote
-    hops = [h.strip() for h in forwarded.split(",") if h.strip()]
-    if not hops:
-        return remote
-    return hops[-min(proxies, len(hops))]
 
 
 class RequestContextMiddleware:
@@ -36,7 +23,7 @@ class RequestContextMiddleware:
         request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
         token = context.bind(
             context.RequestContext(
-                ip=client_ip(request),
+                ip=context.client_ip(request.META, settings.TRUSTED_PROXY_COUNT),
                 user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
                 request_id=request_id,
             )

@@ -47,7 +47,7 @@ def complete(schema: dict[str, Any]) -> dict[str, Any]:
     """Add the framework's own error answers and the Retry-After header (in place; returns the schema)."""
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     if "ErrorOut" not in components:
-        from config.schemas import ErrorOut
+        from core.schemas import ErrorOut
 
         components["ErrorOut"] = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
     for _method, _path, operation in operations(schema):

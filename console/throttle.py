@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
-from config.middleware import client_ip
+from core import context
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ def _keys(request: HttpRequest | None, login: str) -> list[tuple[str, int]]:
     limit = settings.CONSOLE_LOGIN_MAX_FAILURES
     digest = hashlib.sha256(login.strip().lower().encode()).hexdigest()[:32]
     keys = [(f"console:login-fail:acct:{digest}", limit)]
-    ip = client_ip(request) if request is not None else None
+    ip = context.current().ip
     if ip:
         keys.append((f"console:login-fail:ip:{ip}", limit * 4))
     return keys

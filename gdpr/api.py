@@ -12,8 +12,8 @@ from ninja.responses import Status
 
 from accounts.auth import session_auth
 from accounts.models import Session, User
-from config.pagination import PageParams, page
-from config.schemas import errors
+from core.pagination import PageParams, page
+from core.schemas import errors
 from gdpr import schemas, selectors, services
 from gdpr.models import DataRequest, ExportFile
 

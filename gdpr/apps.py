@@ -1,5 +1,3 @@
-from typing import Any
-
 from django.apps import AppConfig
 
 
@@ -8,13 +6,6 @@ class GdprConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from accounts import signals
-
-        # accounts never imports gdpr: it announces the deletion (after commit) and gdpr opens the erasure.
-        signals.user_soft_deleted.connect(_open_erasure, dispatch_uid="gdpr.open_erasure_on_delete")
-
-
-def _open_erasure(sender: Any, user: Any, actor: Any = None, **kwargs: Any) -> None:
-    from gdpr import services
-
-    services.erasure_open_for_deleted(user=user, actor=actor)
+        # Registers gdpr's outbox handlers, among them the one that opens the erasure of a deleted account
+        # (accounts publishes the deletion; it never imports gdpr).
+        from gdpr import handlers  # noqa: F401

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from config.errors import DomainError
+from core.errors import DomainError
 
 
 class GdprError(DomainError):
@@ -59,16 +59,3 @@ class UnknownPurpose(GdprError):
     status = 404
     code = "unknown_purpose"
     message = "No such consent purpose."
-
-
-CODES: dict[str, tuple[int, str]] = {
-    cls.code: (cls.status, cls.message)
-    for cls in (
-        RequestOpen,
-        RequestNotCancellable,
-        RequestNotPending,
-        SelfApproval,
-        ExportGone,
-        UnknownPurpose,
-    )
-}

@@ -7,7 +7,7 @@ from typing import Literal
 from ninja import Schema
 from pydantic import ConfigDict, Field, StrictBool
 
-from config.schemas import PageMeta
+from core.schemas import PageMeta
 
 
 class DataRequestIn(Schema):

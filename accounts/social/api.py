@@ -14,8 +14,8 @@ from accounts.auth import session_auth
 from accounts.ratelimit import ip_throttle
 from accounts.social import schemas, selectors, services
 from accounts.social.providers import Credentials
-from config.pagination import PageParams, page
-from config.schemas import errors
+from core.pagination import PageParams, page
+from core.schemas import errors
 
 auth_social_router = Router(tags=["auth"])
 me_social_router = Router(tags=["me"], auth=session_auth)

@@ -7,7 +7,7 @@ from ninja import Schema
 from pydantic import ConfigDict, Field, StringConstraints
 
 from accounts.schemas import TokenPairOut
-from config.schemas import PageMeta
+from core.schemas import PageMeta
 
 Token = Annotated[str, StringConstraints(min_length=1, max_length=8192)]
 

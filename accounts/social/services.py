@@ -14,12 +14,12 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts import errors, mail, selectors, services, tokens
+from accounts import errors, selectors, services, tokens
 from accounts.models import Session, User
 from accounts.social import providers
 from accounts.social.providers import Credentials, Identity
-from accounts.tasks import email_enqueue
 from audit import services as audit
+from core import mail
 
 logger = logging.getLogger(__name__)
 
@@ -123,14 +123,15 @@ def _user_create(identity: Identity) -> User:
         },
     )
     if identity.email_verified:
-        email_enqueue(
+        mail.enqueue(
             template="welcome",
             to=user.email,
+            subject_id=user.pk,
             context={"first_name": user.first_name, "link": mail.link("/login")},
         )
     else:
         # The provider did not vouch for the address: its owner confirms it the usual way.
-        services._verification_mail(user)
+        services.verification_mail_enqueue(user)
     return user
 
 
@@ -159,9 +160,10 @@ def social_account_link(
                 subject=user,
                 details={"provider": identity.provider, "social_account_id": account.pk},
             )
-            email_enqueue(
+            mail.enqueue(
                 template="social_linked",
                 to=user.email,
+                subject_id=user.pk,
                 context={
                     "first_name": user.first_name,
                     "provider": _provider_name(identity.provider),

@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django_htmx.middleware import HtmxDetails
 
 from accounts.models import User
-from config.errors import DomainError
+from core.errors import DomainError
 
 
 class StaffRequest(HttpRequest):

@@ -6,8 +6,8 @@ from django.conf import settings
 from django.db import transaction
 
 from accounts.models import User
-from audit import context
 from audit import services as audit
+from core import context
 from gdpr import errors
 from gdpr.models import ConsentRecord
 

@@ -10,11 +10,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.tasks import email_enqueue
 from audit import services as audit
+from core import mail
 from gdpr import erasers
 from gdpr.models import OPEN_STATUSES, DataRequest, RequestStatus, RequestType
-from gdpr.services._common import claim, lock_if_still_ours, transition
+from gdpr.services.common import claim, lock_if_still_ours, transition
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,9 @@ def erasure_run(*, data_request_id: uuid.UUID) -> DataRequest | None:
             return None
         user = User.objects.select_for_update().get(pk=locked.user_id)
         if user.email:
-            email_enqueue(
+            # No subject_id: this mail is the one undelivered row about the user that erasure must keep
+            # (it is owed to the address being erased; the relay empties its payload once delivered).
+            mail.enqueue(
                 template="gdpr/email/erasure_completed",
                 to=user.email,
                 context={"first_name": user.first_name},

@@ -25,15 +25,14 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from accounts.mail import link
 from accounts.models import User
-from accounts.tasks import email_enqueue
 from audit import services as audit
 from audit.models import ActorType
+from core import mail
 from gdpr import errors, exporters
 from gdpr.erasers import storage_delete
 from gdpr.models import DataRequest, ExportFile, RequestStatus
-from gdpr.services._common import LeaseLost, claim, lease_renew, lock_if_still_ours, transition
+from gdpr.services.common import LeaseLost, claim, lease_renew, lock_if_still_ours, transition
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +59,7 @@ def export_token(export_file: ExportFile) -> str:
 
 
 def export_download_url(export_file: ExportFile) -> str:
-    return link(f"/api/v1/gdpr/exports/{export_token(export_file)}")
+    return mail.link(f"/api/v1/gdpr/exports/{export_token(export_file)}")
 
 
 # --- building -------------------------------------------------------------------------------------------
@@ -223,9 +222,10 @@ def _finish(data_request: DataRequest, user: User, built: Built) -> DataRequest 
             subject=user,
             details={"request_id": str(locked.pk), "size": built.size, "sha256": built.sha256},
         )
-        email_enqueue(
+        mail.enqueue(
             template="gdpr/email/export_ready",
             to=user.email,
+            subject_id=user.pk,
             context={
                 "first_name": user.first_name,
                 "link": export_download_url(export_file),

@@ -10,14 +10,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.mail import link
 from accounts.models import User
-from accounts.tasks import email_enqueue
 from audit import services as audit
-from config.errors import RateLimited
+from core import mail
+from core.errors import RateLimited
 from gdpr import errors
 from gdpr.models import OPEN_STATUSES, DataRequest, RequestStatus, RequestType
-from gdpr.services._common import enqueue, lease_delta, transition
+from gdpr.services.common import enqueue, lease_delta, transition
 
 CANCELLABLE = (RequestStatus.PENDING, RequestStatus.AWAITING_APPROVAL, RequestStatus.APPROVED)
 
@@ -52,9 +51,10 @@ def _open(*, user: User, actor: User | None, type: str, source: str) -> DataRequ
     if type == RequestType.EXPORT:
         enqueue(data_request)
     else:
-        email_enqueue(
+        mail.enqueue(
             template="gdpr/email/erasure_requested",
             to=user.email,
+            subject_id=user.pk,
             context={"first_name": user.first_name, "grace_days": settings.GDPR_ERASURE_GRACE_DAYS},
         )
     return data_request
@@ -122,13 +122,14 @@ def erasure_approve(*, data_request: DataRequest, actor: User) -> DataRequest:
             subject=locked.user,
             details={"request_id": str(locked.pk), "scheduled_for": scheduled.isoformat()},
         )
-        email_enqueue(
+        mail.enqueue(
             template="gdpr/email/erasure_approved",
             to=locked.user.email,
+            subject_id=locked.user_id,
             context={
                 "first_name": locked.user.first_name,
                 "scheduled_for": scheduled.strftime("%Y-%m-%d %H:%M UTC"),
-                "link": link("/account/data-requests"),
+                "link": mail.link("/account/data-requests"),
             },
         )
     return locked

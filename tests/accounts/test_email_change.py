@@ -96,7 +96,7 @@ def test_old_session_needs_the_password(api, user, tokens, settings):
         assert mail.outbox == []
         response = start(api, fresh["access"], {"new_email": NEW, "password": PASSWORD})
         assert response.status_code == 202
-    assert actions(action="user.reauth_failed") == ["user.reauth_failed"]
+    assert actions(action="auth.reauth_failed") == ["auth.reauth_failed"]
 
 
 def test_link_expires(api, user, tokens, settings):

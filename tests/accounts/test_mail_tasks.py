@@ -1,8 +1,13 @@
 from __future__ import annotations
 
-from django.core import mail
-from huey.contrib.djhuey import HUEY
+from datetime import timedelta
 
+import time_machine
+from django.core import mail
+from django.utils import timezone
+
+from core import outbox
+from core.models import OutboxMessage
 from tests.conftest import PASSWORD, ApiClient
 
 
@@ -15,13 +20,15 @@ def test_mail_is_queued_on_commit_and_not_for_a_rolled_back_change(api: ApiClien
 
 def test_failed_send_is_retried_with_backoff(api: ApiClient, settings) -> None:
     settings.EMAIL_BACKEND = "tests.support.mail.DownSMTPBackend"
-    HUEY.flush()
     r = api.post_json("/auth/register", {"email": "ada@example.com", "password": PASSWORD})
     assert r.status_code == 201  # the API does not wait for SMTP
-    [retry] = HUEY.scheduled()
-    assert retry.name.endswith("email_send") and retry.retries == 5 and retry.retry_delay == 60
+    row = OutboxMessage.objects.get(topic="mail.send")
+    assert row.status == "pending" and row.attempts == 1 and row.available_at > timezone.now()
+    assert "ConnectionRefusedError" in row.last_error
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    retry.eta = None  # due now
-    HUEY.execute(retry)
+    assert outbox.relay().claimed == 0  # not due yet: it backs off
+    with time_machine.travel(row.available_at + timedelta(seconds=1)):
+        assert outbox.relay().delivered == 1
     assert [m.to for m in mail.outbox] == [["ada@example.com"]]
-    HUEY.flush()
+    row.refresh_from_db()
+    assert row.status == "delivered" and row.payload == {}

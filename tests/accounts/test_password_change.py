@@ -49,7 +49,7 @@ def test_wrong_current_password_is_400_and_changes_nothing(api, user, tokens):
     assert_error(change(api, tokens["access"], current="not-my-password"), 400, "wrong_password")
     user.refresh_from_db()
     assert user.check_password(PASSWORD)
-    assert actions(action="user.password_change_refused") == ["user.password_change_refused"]
+    assert actions(action="auth.reauth_failed") == ["auth.reauth_failed"]
     assert mail.outbox == []
 
 

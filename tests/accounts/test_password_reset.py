@@ -173,7 +173,7 @@ def test_token_of_one_user_does_not_work_for_another(api, make_user):
     make_user()
     other = make_user(email="eve@example.com")
     query = reset_link(api)
-    from accounts.services_passwords import password_reset_uid
+    from accounts.services import password_reset_uid
 
     assert_error(
         confirm(api, {"uid": password_reset_uid(other), "token": query["token"]}), 400, "invalid_token"

@@ -64,7 +64,8 @@ def test_delete_me_needs_the_password(api: ApiClient, tokens, user) -> None:
     assert user.deleted_at is None
     assert api.call("get", "/me", token=tokens["access"]).status_code == 200
     assert AuditEvent.objects.filter(action="user.deleted").count() == 0
-    assert actions(action="user.delete_refused") == ["user.delete_refused"]
+    assert actions(action="auth.reauth_failed") == ["auth.reauth_failed"]
+    assert AuditEvent.objects.get(action="auth.reauth_failed").details["purpose"] == "account_delete"
 
 
 def test_user_without_password_deletes_on_a_recent_login_only(

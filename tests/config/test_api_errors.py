@@ -112,7 +112,7 @@ def test_unexpected_exception_is_500_in_error_out_with_request_id(api: Any, toke
 
 
 def test_rate_limited_answer_carries_retry_after(api: Any) -> None:
-    from config.errors import RateLimited
+    from core.errors import RateLimited
 
     with mock.patch("accounts.services.email_verification_resend", side_effect=RateLimited(30)):
         response = api.post_json("/auth/email/resend", {"email": "ada@example.com"})

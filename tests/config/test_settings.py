@@ -57,5 +57,5 @@ def test_embedded_default_uses_sqlite_wal_and_persistent_connections() -> None:
         "600",
         "huey.SqliteHuey",
         "django.core.cache.backends.locmem.LocMemCache",
-        "django.core.mail.backends.filebased.EmailBackend",
+        "core.mail_backends.FileBackend",
     ]

@@ -243,10 +243,10 @@ def test_export_requests_selector(api, ada, ada_tokens):
 def test_export_being_built_during_erasure_is_discarded(
     ada, approver, time_machine, django_capture_on_commit_callbacks
 ):
-    from gdpr.services import _common, exports
+    from gdpr.services import common, exports
 
     export = DataRequest.objects.create(user=ada, type="export", status="pending")
-    claimed = _common.claim(export.pk, "export")
+    claimed = common.claim(export.pk, "export")
     built = exports._build(claimed, ada)
     erasure = services.erasure_open_for_deleted(user=ada, actor=ada)
     services.erasure_approve(data_request=erasure, actor=approver)

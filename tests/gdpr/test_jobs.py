@@ -55,10 +55,10 @@ def test_running_request_with_live_lease_is_not_taken(user):
 
 
 def test_job_that_lost_its_lease_discards_its_file(user, settings):
-    from gdpr.services import _common, exports
+    from gdpr.services import common, exports
 
     request = _export(user)
-    claimed = _common.claim(request.pk, "export")
+    claimed = common.claim(request.pk, "export")
     built = exports._build(claimed, user)
     assert default_storage.exists(built.storage_path)
     # Meanwhile the sweeper gave the request to another job.

@@ -1,3 +1,7 @@
-"""An app's errors module as a branch merged later would add it (used by tests/config/test_error_codes.py)."""
+from core.errors import DomainError
 
-CODES: dict[str, tuple[int, str]] = {"later_code": (418, "An app merged after this test was written.")}
+
+class LaterError(DomainError):
+    status = 418
+    code = "later_code"
+    message = "An app merged after this test was written."

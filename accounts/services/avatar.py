@@ -1,5 +1,6 @@
 """Avatar writes. Files go through Django's storage API (file system by default, S3 through django-storages;
-docs/security.md), under server-generated names; the database row is written only after both files are."""
+docs/security.md), under server-generated names; the database row is written only after both files are.
+Replaced files are deleted through the outbox once the change is committed."""
 
 from __future__ import annotations
 
@@ -15,13 +16,16 @@ from django.db import transaction
 from accounts import errors, images
 from accounts.models import Profile, User
 from audit import services as audit
+from core import outbox
 
 logger = logging.getLogger(__name__)
 
 AVATAR_DIR = "avatars"
+FILES_DELETE_TOPIC = "accounts.files_delete"
 
 
-def _files_delete(names: list[str]) -> None:
+def files_delete(names: list[str]) -> None:
+    """Delete stored files; missing ones are fine (idempotent), a storage error is logged and skipped."""
     for name in names:
         if not name:
             continue
@@ -72,9 +76,9 @@ def avatar_set(*, user: User, upload: File, actor: User) -> Profile:
                     "bytes": len(avatar.image),
                 },
             )
-            transaction.on_commit(lambda: _files_delete(previous))
+            _files_delete_later(previous)
     except BaseException:
-        _files_delete(saved)
+        files_delete(saved)
         raise
     _profile_cache_set(user, profile)
     return profile
@@ -89,9 +93,15 @@ def avatar_delete(*, user: User, actor: User) -> Profile:
             profile.avatar = profile.avatar_thumbnail = ""
             profile.save(update_fields=["avatar", "avatar_thumbnail", "updated_at"])
             audit.record("user.avatar_removed", actor=actor, subject=user)
-            transaction.on_commit(lambda: _files_delete(previous))
+            _files_delete_later(previous)
     _profile_cache_set(user, profile)
     return profile
+
+
+def _files_delete_later(names: list[str]) -> None:
+    names = [name for name in names if name]
+    if names:
+        outbox.publish(FILES_DELETE_TOPIC, {"names": names})
 
 
 def _profile_cache_set(user: User, profile: Profile) -> None:

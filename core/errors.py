@@ -60,8 +60,8 @@ class ServiceUnavailable(DomainError):
     message = "A dependency (database, cache or queue) is not reachable."
 
 
-# Every code the generic handlers can produce, with its status. Domain codes live next to their errors
-# (each app's errors.py); tests/config/test_error_codes.py checks docs/api.md lists all of them.
+# Every code the generic handlers can produce, with its status. Domain codes live on their error classes
+# (each app's errors.py), found by all_codes(); a test checks that docs/api.md lists all of them.
 GENERIC_CODES: dict[str, tuple[int, str]] = {
     "bad_request": (400, "The request body could not be parsed (malformed JSON) or is not acceptable."),
     "not_authenticated": (401, "No bearer token, or one that is not a valid access token."),
@@ -80,9 +80,9 @@ GENERIC_CODES: dict[str, tuple[int, str]] = {
 def all_codes() -> dict[str, dict[int, str]]:
     """Every error code the API can answer with: code → {status: meaning}.
 
-    Collected from GENERIC_CODES, the `CODES` dict of every local app's `errors` module, and every
-    DomainError subclass those modules define (so a class left out of its app's CODES is still found).
-    Local apps are the installed apps that live in this project's checkout.
+    GENERIC_CODES, plus every DomainError subclass. The `errors` module of every local app (an installed
+    app inside this project's checkout) is imported first, so a class is found without being listed
+    anywhere by hand.
     """
     import importlib
     import importlib.util
@@ -99,6 +99,7 @@ def all_codes() -> dict[str, dict[int, str]]:
 
     for code, (status, meaning) in GENERIC_CODES.items():
         add(code, status, meaning)
+    local_modules = set()
     for app in apps.get_app_configs():
         path = Path(app.path).resolve()
         if base not in path.parents or ".venv" in path.parts:
@@ -106,13 +107,14 @@ def all_codes() -> dict[str, dict[int, str]]:
         module_name = f"{app.name}.errors"
         if importlib.util.find_spec(module_name) is None:
             continue
-        module = importlib.import_module(module_name)
-        for code, (status, meaning) in getattr(module, "CODES", {}).items():
-            add(code, status, meaning)
+        importlib.import_module(module_name)
+        local_modules.add(module_name)
 
     def walk(cls: type[DomainError]) -> None:
         for sub in cls.__subclasses__():
-            add(sub.code, sub.status, sub.message)
+            # Only apps installed now: a module imported earlier by an app since removed does not count.
+            if sub.__module__ in local_modules or sub.__module__ == __name__:
+                add(sub.code, sub.status, sub.message)
             walk(sub)
 
     walk(DomainError)

@@ -13,10 +13,11 @@ from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts import errors, mail, ratelimit, selectors
+from accounts import errors, selectors
 from accounts.models import Session, User
-from accounts.tasks import email_enqueue
+from accounts.services import reauth
 from audit import services as audit
+from core import mail
 
 EMAIL_CHANGE_SALT = "accounts.email-change"
 
@@ -27,34 +28,15 @@ def _fingerprint(user: User) -> str:
     return hashlib.sha256(state.encode()).hexdigest()[:24]
 
 
-def reauth_check(*, session: Session, password: str | None) -> None:
-    """Sensitive changes need the password, or a session opened by a login within REAUTH_WINDOW_SECONDS.
-    Wrong passwords count toward the login lockout."""
-    user = session.user
-    if password:
-        account = str(user.pk)
-        ratelimit.lockout_check(account)
-        if not user.check_password(password):
-            ratelimit.lockout_failure(account)
-            audit.record("user.reauth_failed", actor=user, subject=user, details={"reason": "wrong_password"})
-            raise errors.WrongPassword()
-        return
-    if not selectors.session_is_recent(session=session):
-        raise errors.ReauthRequired(
-            "Send your password, or log in again, to change your e-mail address.",
-            details={"max_age_seconds": settings.REAUTH_WINDOW_SECONDS},
-        )
-
-
 def email_change_request(*, session: Session, new_email: str, password: str | None = None) -> str:
     """Mail a confirmation link to `new_email` and a notice to the current address. Nothing changes until
     the link is used. Returns the normalised new address."""
     user = session.user
-    reauth_check(session=session, password=password)
+    reauth.reauth_check(session=session, password=password, purpose="email_change", password_required=False)
     new_email = User.objects.normalize_email(new_email.strip())
     if new_email.lower() == user.email.lower():
         raise errors.ValidationFailed({"new_email": ["This is already your e-mail address."]})
-    if User.objects.exclude(pk=user.pk).by_login(new_email).exists():
+    if selectors.login_taken(email=new_email, username=None, exclude=user.pk):
         raise errors.EmailTaken()
     key = signing.dumps(
         {"u": str(user.pk), "e": new_email, "f": _fingerprint(user)}, salt=EMAIL_CHANGE_SALT, compress=True
@@ -63,18 +45,20 @@ def email_change_request(*, session: Session, new_email: str, password: str | No
         audit.record(
             "user.email_change_requested", actor=user, subject=user, details={"new_email": new_email}
         )
-        email_enqueue(
+        mail.enqueue(
             template="email_change_confirm",
             to=new_email,
+            subject_id=user.pk,
             context={
                 "first_name": user.first_name,
                 "link": mail.link("/confirm-email-change", key=key),
                 "hours": settings.EMAIL_CHANGE_MAX_AGE_HOURS,
             },
         )
-        email_enqueue(
+        mail.enqueue(
             template="email_change_requested",
             to=user.email,
+            subject_id=user.pk,
             context={
                 "first_name": user.first_name,
                 "new_email": new_email,
@@ -100,7 +84,7 @@ def email_change_confirm(*, key: str) -> User:
             user = User.objects.live().select_for_update().filter(pk=user_id, is_active=True).first()
             if user is None or not hmac.compare_digest(fingerprint, _fingerprint(user)):
                 raise errors.InvalidKey()
-            if User.objects.exclude(pk=user.pk).by_login(new_email).exists():
+            if selectors.login_taken(email=new_email, username=None, exclude=user.pk):
                 raise errors.EmailTaken()
             old_email = user.email
             user.email = new_email
@@ -112,9 +96,10 @@ def email_change_confirm(*, key: str) -> User:
                 subject=user,
                 details={"old_email": old_email, "new_email": new_email},
             )
-            email_enqueue(
+            mail.enqueue(
                 template="email_changed",
                 to=old_email,
+                subject_id=user.pk,
                 context={
                     "first_name": user.first_name,
                     "new_email": new_email,

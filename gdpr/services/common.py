@@ -12,7 +12,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from audit import services as audit
+from core import outbox
 from gdpr.models import DataRequest, DataRequestEvent, RequestStatus
+
+JOB_TOPIC = "gdpr.job_requested"
 
 
 class LeaseLost(Exception):
@@ -57,8 +61,6 @@ def claimable(data_request_type: str) -> Q:
 def claim(data_request_id: uuid.UUID, data_request_type: str) -> DataRequest | None:
     """Take the request for this job, or None if another job holds it or it is not due. SKIP LOCKED on
     PostgreSQL, the IMMEDIATE write lock on SQLite: of concurrent claims exactly one wins."""
-    from audit import services as audit
-
     with transaction.atomic():
         data_request = (
             DataRequest.objects.select_for_update(skip_locked=True)
@@ -103,11 +105,9 @@ def lock_if_still_ours(data_request: DataRequest) -> DataRequest | None:
 
 
 def enqueue(data_request: DataRequest) -> None:
-    """Queue the job of a request once the surrounding transaction commits."""
-    from gdpr import tasks
-
-    request_id = str(data_request.pk)
-    if data_request.type == "export":
-        transaction.on_commit(lambda: tasks.export_build(request_id))
-    else:
-        transaction.on_commit(lambda: tasks.erasure_execute(request_id))
+    """Owe the job of a request, in the caller's transaction (gdpr.handlers queues it after the commit)."""
+    outbox.publish(
+        JOB_TOPIC,
+        {"request_id": str(data_request.pk), "type": data_request.type},
+        subject_id=data_request.user_id,
+    )

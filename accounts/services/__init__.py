@@ -1,0 +1,71 @@
+"""All writes of the accounts app, one module per flow. Callers import this package
+(`from accounts import services`) and call `services.<entity>_<action>`; modules of the package import
+each other directly and never use each other's private names."""
+
+from accounts.services.avatar import avatar_delete, avatar_set
+from accounts.services.email import email_change_confirm, email_change_request
+from accounts.services.passwords import (
+    password_change,
+    password_reset_confirm,
+    password_reset_request,
+    password_reset_send,
+    password_reset_uid,
+)
+from accounts.services.reauth import credentials_check, password_confirm, reauth_check
+from accounts.services.registration import (
+    email_verification_key,
+    email_verification_resend,
+    email_verification_send,
+    email_verify,
+    user_register,
+    verification_mail_enqueue,
+)
+from accounts.services.sessions import (
+    session_login,
+    session_open,
+    session_revoke,
+    session_revoke_for_user,
+    session_touch,
+    sessions_revoke_all,
+    token_refresh,
+)
+from accounts.services.users import (
+    staff_demo_ensure,
+    user_deactivate,
+    user_reactivate,
+    user_soft_delete,
+    user_update,
+)
+
+__all__ = [
+    "avatar_delete",
+    "avatar_set",
+    "credentials_check",
+    "email_change_confirm",
+    "email_change_request",
+    "email_verification_key",
+    "email_verification_resend",
+    "email_verification_send",
+    "email_verify",
+    "password_change",
+    "password_confirm",
+    "password_reset_confirm",
+    "password_reset_request",
+    "password_reset_send",
+    "password_reset_uid",
+    "reauth_check",
+    "session_login",
+    "session_open",
+    "session_revoke",
+    "session_revoke_for_user",
+    "session_touch",
+    "sessions_revoke_all",
+    "staff_demo_ensure",
+    "token_refresh",
+    "user_deactivate",
+    "user_reactivate",
+    "user_register",
+    "user_soft_delete",
+    "user_update",
+    "verification_mail_enqueue",
+]

@@ -1,0 +1,230 @@
+"""Login, refresh-token rotation and revocation of sessions (one Session per login on one device)."""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts import errors, selectors, tokens
+from accounts.models import RevokeReason, Session, User
+from accounts.services import reauth
+from audit import services as audit
+from core import context, mail
+
+logger = logging.getLogger(__name__)
+
+
+def session_login(*, login: str, password: str) -> tuple[Session, tokens.TokenPair]:
+    """API password login: the one credential check, then `email_not_verified` (told only to someone who
+    knows the password), then a new session."""
+    user = reauth.credentials_check(login=login, password=password, door="api")
+    if not user.email_verified:
+        raise errors.EmailNotVerified()
+    return session_open(user=user, via="password")
+
+
+def _new_sign_in_mail(user: User, ctx: context.RequestContext, now: datetime) -> None:
+    """Optional (NEW_SIGNIN_MAIL): alert when a login comes from an IP and browser pair none of the user's
+    earlier sessions had. The very first login is not news."""
+    earlier = Session.objects.filter(user=user)
+    if not earlier.exists() or earlier.filter(ip=ctx.ip, user_agent=ctx.user_agent[:512]).exists():
+        return
+    mail.enqueue(
+        template="new_sign_in",
+        to=user.email,
+        subject_id=user.pk,
+        context={
+            "first_name": user.first_name,
+            "when": now.isoformat(timespec="seconds"),
+            "ip": ctx.ip or "",
+            "user_agent": ctx.user_agent[:200],
+            "link": mail.link("/account/security"),
+        },
+    )
+
+
+def session_open(*, user: User, via: str) -> tuple[Session, tokens.TokenPair]:
+    ctx = context.current()
+    now = timezone.now()
+    with transaction.atomic():
+        if settings.NEW_SIGNIN_MAIL:
+            _new_sign_in_mail(user, ctx, now)
+        session = Session(
+            user=user,
+            via=via,
+            ip=ctx.ip,
+            user_agent=ctx.user_agent[:512],
+            created_at=now,
+            last_seen_at=now,
+            expires_at=tokens.session_expiry(now),
+        )
+        pair = tokens.pair_issue(session)
+        session.refresh_hash = pair.refresh_hash
+        session.save(force_insert=True)
+        # last_login also invalidates outstanding password-reset tokens (Django's generator hashes it).
+        User.objects.filter(pk=user.pk).update(last_login=now)
+        audit.record(
+            "auth.login", actor=user, subject=user, details={"session_id": str(session.id), "via": via}
+        )
+    return session, pair
+
+
+def token_refresh(*, refresh: str) -> tuple[Session, tokens.TokenPair]:
+    """Rotate a refresh token. Of concurrent refreshes with one token exactly one gets a successor: the
+    rotation is a compare-and-swap UPDATE that only matches while the presented token is the session's
+    current one. A spent token presented after the grace window revokes the session (token_reused) and
+    alerts the user."""
+    claims = tokens.refresh_decode(refresh)
+    presented = tokens.token_hash(refresh)
+    now = timezone.now()
+    # Fast path, the common case: read without a lock, sign the new pair outside any transaction, then swap.
+    # The transaction (and on SQLite the database-wide write lock) then covers only the UPDATE and the audit
+    # insert; signing inside it made every other worker's write wait (docs/deployment.md, "Performance").
+    session = selectors.session_with_user(session_id=claims.session_id)
+    if (
+        session is not None
+        and session.user_id == claims.user_id
+        and selectors.session_is_usable(session, now=now)
+        and hmac.compare_digest(session.refresh_hash, presented)
+    ):
+        pair = tokens.pair_issue(session)
+        with transaction.atomic():
+            swapped = Session.objects.filter(
+                pk=session.pk, refresh_hash=presented, revoked_at__isnull=True
+            ).update(
+                previous_refresh_hash=presented,
+                refresh_hash=pair.refresh_hash,
+                rotated_at=now,
+                last_seen_at=now,
+            )
+            if swapped:
+                audit.record(
+                    "session.refreshed",
+                    actor=session.user,
+                    subject=session.user,
+                    details={"session_id": str(session.id)},
+                )
+        if swapped:
+            session.previous_refresh_hash, session.refresh_hash = presented, pair.refresh_hash
+            session.rotated_at = session.last_seen_at = now
+            return session, pair
+    # Everything else (unknown or ended session, a spent token, a lost race) is decided under the row lock.
+    return _token_refresh_locked(claims=claims, presented=presented, now=now)
+
+
+def _token_refresh_locked(
+    *, claims: tokens.Claims, presented: str, now: datetime
+) -> tuple[Session, tokens.TokenPair]:
+    """The session row is locked (SELECT … FOR UPDATE on PostgreSQL, the IMMEDIATE write lock on SQLite)."""
+    reused: Session | None = None
+    with transaction.atomic():
+        session = (
+            Session.objects.select_for_update(of=("self",))
+            .select_related("user")
+            .filter(pk=claims.session_id, user_id=claims.user_id)
+            .first()
+        )
+        if session is None:
+            raise errors.TokenInvalid()
+        user = session.user
+        if (
+            session.revoked_at is not None
+            or session.expires_at <= now
+            or not user.is_live
+            or not user.is_active
+        ):
+            raise errors.SessionRevoked()
+        if not hmac.compare_digest(session.refresh_hash, presented):
+            grace = timedelta(seconds=settings.REFRESH_REUSE_GRACE_SECONDS)
+            just_rotated = session.rotated_at is not None and now - session.rotated_at <= grace
+            if just_rotated and hmac.compare_digest(session.previous_refresh_hash, presented):
+                raise errors.TokenInvalid("This refresh token was just rotated by a concurrent request.")
+            session.revoked_at = now
+            session.revoke_reason = RevokeReason.TOKEN_REUSED
+            session.save(update_fields=["revoked_at", "revoke_reason"])
+            audit.record("session.token_reused", subject=user, details={"session_id": str(session.id)})
+            mail.enqueue(
+                template="token_reused",
+                to=user.email,
+                subject_id=user.pk,
+                context={
+                    "when": now.isoformat(timespec="seconds"),
+                    "ip": context.current().ip or "",
+                    "link": mail.link("/account/security"),
+                },
+            )
+            reused = session
+        else:
+            pair = tokens.pair_issue(session)
+            session.previous_refresh_hash = session.refresh_hash
+            session.refresh_hash = pair.refresh_hash
+            session.rotated_at = now
+            session.last_seen_at = now
+            session.save(
+                update_fields=["previous_refresh_hash", "refresh_hash", "rotated_at", "last_seen_at"]
+            )
+            audit.record(
+                "session.refreshed", actor=user, subject=user, details={"session_id": str(session.id)}
+            )
+    if reused is not None:
+        # Raised after the commit: the revocation must stick.
+        logger.warning("refresh token reuse; session %s revoked", reused.pk)
+        raise errors.TokenReused()
+    return session, pair
+
+
+def session_revoke(*, session: Session, actor: User, reason: str = RevokeReason.REVOKED) -> Session:
+    """Idempotent: revoking an ended session changes nothing and writes no event."""
+    with transaction.atomic():
+        updated = Session.objects.filter(pk=session.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now(), revoke_reason=reason
+        )
+        if updated:
+            audit.record(
+                "session.revoked",
+                actor=actor,
+                subject=session.user_id,
+                details={"session_id": str(session.pk), "reason": reason},
+            )
+    session.refresh_from_db(fields=["revoked_at", "revoke_reason"])
+    return session
+
+
+def session_revoke_for_user(
+    *, user: User, session_id: uuid.UUID, actor: User, reason: str = RevokeReason.REVOKED
+) -> None:
+    session = Session.objects.filter(pk=session_id, user=user).first()
+    if session is None:
+        raise errors.SessionNotFound()
+    session_revoke(session=session, actor=actor, reason=reason)
+
+
+def sessions_revoke_all(
+    *, user: User, actor: User | None, reason: str = RevokeReason.LOGOUT_ALL, keep: Session | None = None
+) -> int:
+    with transaction.atomic():
+        live = Session.objects.filter(user=user, revoked_at__isnull=True)
+        if keep is not None:
+            live = live.exclude(pk=keep.pk)
+        count = live.update(revoked_at=timezone.now(), revoke_reason=reason)
+        audit.record(
+            "session.revoked_all",
+            actor=actor,
+            subject=user,
+            details={"count": count, "reason": reason, "kept": str(keep.pk) if keep else None},
+        )
+    return count
+
+
+def session_touch(*, session: Session) -> None:
+    """Refresh last_seen_at at most every SESSION_TOUCH_SECONDS (a bookkeeping write, not audited)."""
+    now = timezone.now()
+    if now - session.last_seen_at >= timedelta(seconds=settings.SESSION_TOUCH_SECONDS):
+        Session.objects.filter(pk=session.pk).update(last_seen_at=now)
+        session.last_seen_at = now
