@@ -1,8 +1,4 @@
-"""Password writes: reset by mailed link, change with the current password.
-
-Kept beside services.py (not in it) so that module stays under the size STYLE.md asks for; the lead may fold
-these modules into an `accounts/services/` package once the parallel branches are merged.
-"""
+"""Password writes: reset by mailed link, change with the current password."""
 
 from __future__ import annotations
 

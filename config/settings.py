@@ -177,7 +177,7 @@ AUTH_PASSWORD_VALIDATORS = [
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 LOGIN_URL = "/console/login/"
 
-# JWT (SPEC §6). HS256 with a dedicated key by default; RS256 when JWT_PRIVATE_KEY/JWT_PUBLIC_KEY are set.
+# JWT (docs/api.md, "Token lifetimes"). HS256 with a dedicated key by default; RS256 when JWT_PRIVATE_KEY/JWT_PUBLIC_KEY are set.
 JWT_PRIVATE_KEY = env.str("JWT_PRIVATE_KEY", default="").replace("\\n", "\n")
 JWT_PUBLIC_KEY = env.str("JWT_PUBLIC_KEY", default="").replace("\\n", "\n")
 JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default=SECRET_KEY)
@@ -369,7 +369,7 @@ SESSION_RETENTION_DAYS = env.int("SESSION_RETENTION_DAYS", default=90)
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=730)
 
 # --- Account security: password and e-mail flows, avatars, rate limits (docs/security.md) ----------------
-# Password-reset links die after this many seconds (SPEC: at most one hour), on login and on password change.
+# Password-reset links die after this many seconds (at most one hour), on login and on password change.
 PASSWORD_RESET_TIMEOUT = min(env.int("PASSWORD_RESET_TIMEOUT", default=3600), 3600)
 EMAIL_CHANGE_MAX_AGE_HOURS = env.int("EMAIL_CHANGE_MAX_AGE_HOURS", default=24)
 # POST /me/email needs the password, or a session opened by a login at most this many seconds ago.
@@ -409,7 +409,7 @@ NINJA_FIX_REQUEST_FILES_METHODS = {"PUT"}
 # config is an app too, for its management commands (export_openapi).
 INSTALLED_APPS += ["config"]
 
-# --- Audit chain and staff console (issue 7) ------------------------------------------------------------
+# --- Audit chain and staff console ----------------------------------------------------------------------
 # Events younger than this are not sealed yet: a transaction still open may commit a lower id.
 AUDIT_SEAL_LAG_SECONDS = env.int("AUDIT_SEAL_LAG_SECONDS", default=10)
 AUDIT_SEAL_EVERY_MINUTES = env.int("AUDIT_SEAL_EVERY_MINUTES", default=1)
