@@ -171,3 +171,33 @@ def test_the_checks_see_what_they_look_for() -> None:
         "bin/serve",
     ]
     assert "generating-an-sdk" in _anchors((ROOT / "docs" / "api.md").read_text())
+
+
+def _environment_variables_read(path: Path) -> set[str]:
+    """Names passed to `env.<type>("NAME", ...)` and tested with `"NAME" in env`."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "env"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
+            names.add(str(node.args[0].value))
+        if (
+            isinstance(node, ast.Compare)
+            and isinstance(node.left, ast.Constant)
+            and any(isinstance(c, ast.Name) and c.id == "env" for c in node.comparators)
+        ):
+            names.add(str(node.left.value))
+    return names
+
+
+def test_every_environment_variable_the_settings_read_is_in_settings_md() -> None:
+    names = _environment_variables_read(ROOT / "config" / "settings.py")
+    names |= _environment_variables_read(ROOT / "config" / "settings_test.py")
+    assert {"SECRET_KEY", "STORAGE_BACKEND", "AWS_STORAGE_BUCKET_NAME", "EMAIL_URL"} <= names
+    table = (ROOT / "docs" / "settings.md").read_text()
+    assert sorted(n for n in names if f"`{n}`" not in table) == []
