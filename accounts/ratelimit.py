@@ -9,7 +9,7 @@ rate once at import (tests and operators cannot change it) and raises when the c
 docs/security.md.
 
 Every cache call fails open: a cache outage logs an error and lets the request through, because the
-database, not the cache, holds sessions and revocation (SPEC §9).
+database, not the cache, holds sessions and revocation.
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ def _check_times(password: str, encoded: str, n: int) -> list[float]:
 
 
 def hash_time(password: str, n: int, parallel: int) -> None:
-    """Median wall time of one password check: alone (the issue's bound), and with `parallel` processes
+    """Median wall time of one password check: alone (the login bound is workers / this), and with `parallel` processes
     checking at once, as the web workers do under a login load."""
     from concurrent.futures import ProcessPoolExecutor
 

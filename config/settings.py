@@ -178,7 +178,7 @@ AUTH_PASSWORD_VALIDATORS = [
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 LOGIN_URL = "/console/login/"
 
-# JWT (SPEC §6). HS256 with a dedicated key by default; RS256 when JWT_PRIVATE_KEY/JWT_PUBLIC_KEY are set.
+# JWT (docs/api.md, "Token lifetimes"). HS256 with a dedicated key by default; RS256 when JWT_PRIVATE_KEY/JWT_PUBLIC_KEY are set.
 JWT_PRIVATE_KEY = env.str("JWT_PRIVATE_KEY", default="").replace("\\n", "\n")
 JWT_PUBLIC_KEY = env.str("JWT_PUBLIC_KEY", default="").replace("\\n", "\n")
 JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default=SECRET_KEY)
@@ -222,7 +222,7 @@ else:
     EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Custodian <no-reply@custodian.local>")
 
-# --- Outbox: side effects owed by committed changes (core/outbox.py, docs/architecture.md) ---------------
+# --- Outbox: side effects owed by committed changes (core/outbox.py) -------------------------------------
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=12)
 OUTBOX_BACKOFF_BASE_SECONDS = env.float("OUTBOX_BACKOFF_BASE_SECONDS", default=10.0)
 OUTBOX_BACKOFF_MAX_SECONDS = env.float("OUTBOX_BACKOFF_MAX_SECONDS", default=3600.0)
@@ -236,10 +236,32 @@ MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 MEDIA_URL = "/media/"
 STATIC_URL = "/static/"
 STATIC_ROOT = env.str("STATIC_ROOT", default=str(VAR_DIR / "static"))
+STORAGE_BACKEND = env.str("STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")
 STORAGES = {
-    "default": {"BACKEND": env.str("STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")},
+    "default": {"BACKEND": STORAGE_BACKEND},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# S3 or an S3-compatible store through django-storages (docs/settings.md). django-storages reads these Django
+# settings; the credentials it takes from boto3's own chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
+# AWS_SESSION_TOKEN in the environment, a profile, or the instance role), so they are not settings here.
+if STORAGE_BACKEND.startswith("storages.backends.s3"):
+    import importlib.util
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    if importlib.util.find_spec("boto3") is None:
+        raise ImproperlyConfigured(f"STORAGE_BACKEND={STORAGE_BACKEND} needs boto3: pip install boto3")
+    AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME")
+    AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="") or None
+    AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None
+    AWS_LOCATION = env.str("AWS_LOCATION", default="")
+    # No ACL header by default: the bucket decides (new AWS buckets are private and refuse ACLs).
+    AWS_DEFAULT_ACL = env.str("AWS_DEFAULT_ACL", default="") or None
+    # Stored names are never reused: a taken name gets a suffix (avatars and exports keep what save() returns).
+    AWS_S3_FILE_OVERWRITE = env.bool("AWS_S3_FILE_OVERWRITE", default=False)
+    AWS_QUERYSTRING_AUTH = env.bool("AWS_QUERYSTRING_AUTH", default=True)
+    AWS_QUERYSTRING_EXPIRE = env.int("AWS_QUERYSTRING_EXPIRE", default=3600)
+    AWS_S3_CUSTOM_DOMAIN = env.str("AWS_S3_CUSTOM_DOMAIN", default="") or None
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
 
 # --- HTTP, security -------------------------------------------------------------------------------------
@@ -357,7 +379,7 @@ SESSION_RETENTION_DAYS = env.int("SESSION_RETENTION_DAYS", default=90)
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=730)
 
 # --- Account security: password and e-mail flows, avatars, rate limits (docs/security.md) ----------------
-# Password-reset links die after this many seconds (SPEC: at most one hour), on login and on password change.
+# Password-reset links die after this many seconds (at most one hour), on login and on password change.
 PASSWORD_RESET_TIMEOUT = min(env.int("PASSWORD_RESET_TIMEOUT", default=3600), 3600)
 EMAIL_CHANGE_MAX_AGE_HOURS = env.int("EMAIL_CHANGE_MAX_AGE_HOURS", default=24)
 # POST /me/email needs the password, or a session opened by a login at most this many seconds ago.
@@ -397,7 +419,7 @@ NINJA_FIX_REQUEST_FILES_METHODS = {"PUT"}
 # config is an app too, for its management commands (export_openapi).
 INSTALLED_APPS += ["config"]
 
-# --- Audit chain and staff console (issue 7) ------------------------------------------------------------
+# --- Audit chain and staff console ----------------------------------------------------------------------
 # Events younger than this are not sealed yet: a transaction still open may commit a lower id.
 AUDIT_SEAL_LAG_SECONDS = env.int("AUDIT_SEAL_LAG_SECONDS", default=10)
 AUDIT_SEAL_EVERY_MINUTES = env.int("AUDIT_SEAL_EVERY_MINUTES", default=1)

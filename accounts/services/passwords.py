@@ -1,4 +1,4 @@
-"""Password writes: reset by mailed link, change with the current password, and a password set by staff."""
+"""Password writes: reset by mailed link, change with the current password."""
 
 from __future__ import annotations
 

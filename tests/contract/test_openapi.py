@@ -54,7 +54,7 @@ def test_every_operation_in_code_names_its_operation_id() -> None:
 
 def test_operations_are_counted(document: dict[str, Any]) -> None:
     ids = {op["operationId"] for _, _, op in openapi.operations(document)}
-    # The accounts and health operations of this branch; merged routers only add to them.
+    # The accounts and health operations; routers added later only add to them.
     assert {
         "auth_register",
         "auth_email_verify",

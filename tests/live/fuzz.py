@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from config.openapi import operations
 
-    # Access tokens outlive the passes (the spec's maximum, 15 min).
+    # Access tokens outlive the passes (15 min, the longest the docs advise).
     server_env = {"ACCESS_TOKEN_MINUTES": "15"}
     workdir = ROOT / "var" / "fuzz"
     workdir.mkdir(parents=True, exist_ok=True)

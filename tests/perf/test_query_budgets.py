@@ -1,4 +1,4 @@
-"""Query budgets of the hot paths (issue 8), counted through the HTTP API as a deployment runs them:
+"""Query budgets of the hot paths, counted through the HTTP API as a deployment runs them:
 GET /me <= 2, refresh <= 4, login <= 5 statements.
 
 What counts: the SQL a request sends for its work. Django (>= 4.2) also logs the brackets of a

@@ -1,3 +1,5 @@
+"""An app's errors module as an app installed later would add it (used by tests/config/test_error_codes.py)."""
+
 from core.errors import DomainError
 
 
