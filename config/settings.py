@@ -250,7 +250,7 @@ if STORAGE_BACKEND.startswith("storages.backends.s3"):
     from django.core.exceptions import ImproperlyConfigured
 
     if importlib.util.find_spec("boto3") is None:
-        raise ImproperlyConfigured(f"STORAGE_BACKEND={STORAGE_BACKEND} needs boto3: pip install boto3")
+        raise ImproperlyConfigured(f"STORAGE_BACKEND={STORAGE_BACKEND} needs boto3: pip install -e '.[s3]'")
     AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME")
     AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="") or None
     AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None
