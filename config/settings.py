@@ -177,11 +177,14 @@ AUTH_PASSWORD_VALIDATORS = [
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 LOGIN_URL = "/console/login/"
 
-# JWT (SPEC §6). HS256 with a dedicated key by default; RS256 when JWT_PRIVATE_KEY/JWT_PUBLIC_KEY are set.
+# JWT (SPEC §6). HS256 with a dedicated key by default; RS256 when JWT_PRIVATE_KEY is set (JWT_PUBLIC_KEY is
+# optional: derived from the private key, checked against it when set). accounts/jwks.py loads the keys
+# and gives each a kid.
 JWT_PRIVATE_KEY = env.str("JWT_PRIVATE_KEY", default="").replace("\\n", "\n")
 JWT_PUBLIC_KEY = env.str("JWT_PUBLIC_KEY", default="").replace("\\n", "\n")
 JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default=SECRET_KEY)
 # Key rotation (docs/deployment.md): the previous key only verifies, for as long as tokens it signed live.
+# JWT_PREVIOUS_SIGNING_KEY also verifies next to an RSA current key (moving from HS256 to RS256).
 JWT_PREVIOUS_SIGNING_KEY = env.str("JWT_PREVIOUS_SIGNING_KEY", default="")
 JWT_PREVIOUS_PUBLIC_KEY = env.str("JWT_PREVIOUS_PUBLIC_KEY", default="").replace("\\n", "\n")
 ACCESS_TOKEN_MINUTES = env.int("ACCESS_TOKEN_MINUTES", default=5)
