@@ -237,3 +237,17 @@ class NothingToVerify(AccountsError):
 
 # Staff-console refusals (the API never answers with them; listed so CODES stays whole).
 CODES.update({cls.code: (cls.status, cls.message) for cls in (SelfDeactivation, NothingToVerify)})
+
+
+class JwksUnavailable(AccountsError):
+    status = 404
+    code = "jwks_unavailable"
+    message = (
+        "Tokens are signed with HS256, a secret shared with no other service, so they cannot be verified "
+        "offline and there is no JWK set. Check a token with POST /api/v1/auth/token/verify, or configure "
+        "RS256 signing keys (JWT_PRIVATE_KEY)."
+    )
+
+
+# /.well-known/jwks.json and /.well-known/openid-configuration (outside /api/v1, same error body).
+CODES.update({cls.code: (cls.status, cls.message) for cls in (JwksUnavailable,)})
