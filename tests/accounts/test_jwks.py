@@ -218,6 +218,24 @@ def test_rotation_keeps_tokens_of_the_previous_key_valid(settings, make_user, lo
     assert_error(api.call("get", "/me", token=old["access"]), 401, "token_invalid")
 
 
+def test_a_new_key_can_be_published_before_it_signs(settings, make_user, login, api: ApiClient) -> None:
+    """The rolling-deploy rotation: the new public key first goes out as the previous key, so processes still
+    on the old configuration (and verifiers) know it before any token is signed with it."""
+    make_user()
+    use_rs256(settings, rsa_pair(A), previous=rsa_pair(B))
+    old = login()
+    assert [k["kid"] for k in json.loads(jwks.ring().jwks or b"")["keys"]] == [
+        jwks.ring().current.kid,
+        jwks.ring().previous[0].kid,
+    ]
+    use_rs256(settings, rsa_pair(B), previous=rsa_pair(A))
+    new = login()
+    for current in (A, B):  # a process on either configuration accepts both tokens
+        use_rs256(settings, rsa_pair(current), previous=rsa_pair(B if current == A else A))
+        for pair in (old, new):
+            assert api.call("get", "/me", token=pair["access"]).status_code == 200
+
+
 def _resigned(token: str, key: Any, algorithm: str = "RS256", **header: Any) -> str:
     return jwt.encode(_claims(token), key, algorithm=algorithm, headers=header or None)
 

@@ -33,6 +33,10 @@ class Command(BaseCommand):
             _env_line("JWT_PRIVATE_KEY", rotation.private_pem),
             _env_line("JWT_PUBLIC_KEY", rotation.public_pem),
         ]
+        out.append(
+            "# Rolling deploy: first deploy JWT_PREVIOUS_PUBLIC_KEY set to the JWT_PUBLIC_KEY above, alone, so "
+            "every process knows the new key before it signs (docs/deployment.md)."
+        )
         if rotation.previous_public_pem:
             out += [
                 f"# The current key, kid {rotation.previous_kid}: verification only. Remove it {days} days "
