@@ -193,3 +193,13 @@ class NothingToVerify(AccountsError):
     status = 409
     code = "nothing_to_verify"
     message = "This account is deleted or its e-mail address is already verified."
+
+
+class JwksUnavailable(AccountsError):
+    status = 404
+    code = "jwks_unavailable"
+    message = (
+        "Tokens are signed with HS256, a secret shared with no other service, so they cannot be verified "
+        "offline and there is no JWK set. Check a token with POST /api/v1/auth/token/verify, or configure "
+        "RS256 signing keys (JWT_PRIVATE_KEY)."
+    )

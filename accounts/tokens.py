@@ -1,29 +1,109 @@
-"""JWT access and refresh tokens (django-ninja-jwt's classes) bound to a Session by the `sid` claim."""
+"""JWT access and refresh tokens (django-ninja-jwt's classes) bound to a Session by the `sid` claim, signed
+with the current key of accounts.jwks (its `kid` in the header) and verified with the key the `kid` names."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import jwt
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from ninja_jwt import settings as ninja_jwt_settings
 from ninja_jwt.backends import TokenBackend
-from ninja_jwt.exceptions import TokenError
-from ninja_jwt.settings import api_settings
+from ninja_jwt.exceptions import TokenBackendError, TokenError
 from ninja_jwt.tokens import AccessToken, RefreshToken, Token
 
-from accounts import errors
+from accounts import errors, jwks
 from accounts.models import Session
+
+
+class KeyRingBackend(TokenBackend):
+    """ninja-jwt's backend over a key ring: signs with the current key and its kid; verifies with the key the
+    token's kid names (current or previous), that key's algorithm pinned. Keys are parsed objects, so no
+    request parses a PEM."""
+
+    def __init__(self, keys: jwks.KeyRing) -> None:
+        # Through the module: ninja-jwt rebinds `api_settings` when a test changes NINJA_JWT.
+        api_settings = ninja_jwt_settings.api_settings
+        super().__init__(
+            keys.current.algorithm,
+            audience=api_settings.AUDIENCE,
+            issuer=api_settings.ISSUER,
+            leeway=api_settings.LEEWAY,
+        )
+        self.keys = keys
+
+    def encode(self, payload: dict[str, Any]) -> str:
+        claims = dict(payload)
+        if self.audience is not None:
+            claims["aud"] = self.audience
+        if self.issuer is not None:
+            claims["iss"] = self.issuer
+        key = self.keys.current
+        return jwt.encode(claims, key.signing_key, algorithm=key.algorithm, headers={"kid": key.kid})
+
+    def _candidates(self, token: str) -> tuple[jwks.Key, ...]:
+        # Our own tokens' header segment names the key at once; anything else has its header parsed.
+        key = self.keys.by_header.get(token.partition(".")[0])
+        if key is not None:
+            return (key,)
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError as exc:
+            raise TokenBackendError("Token is invalid or expired") from exc
+        return self.keys.candidates(header.get("kid"))
+
+    def decode(self, token: Any, verify: bool = True) -> dict[str, Any]:
+        if not isinstance(token, str):
+            raise TokenBackendError("Token is invalid or expired")
+        for key in self._candidates(token):
+            try:
+                return jwt.decode(
+                    token,
+                    key.verifying_key,
+                    algorithms=[key.algorithm],
+                    audience=self.audience,
+                    issuer=self.issuer,
+                    leeway=self.get_leeway(),
+                    options={"verify_aud": self.audience is not None, "verify_signature": verify},
+                )
+            except (jwt.InvalidSignatureError, jwt.InvalidAlgorithmError):
+                continue  # not this key's token: a token without kid tries the next one
+            except jwt.InvalidTokenError as exc:
+                raise TokenBackendError("Token is invalid or expired") from exc
+        raise TokenBackendError("Token is invalid or expired")
+
+
+@functools.cache
+def token_backend() -> KeyRingBackend:
+    return KeyRingBackend(jwks.ring())
+
+
+@receiver(setting_changed)
+def _settings_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting in jwks.KEY_SETTINGS or setting == "NINJA_JWT":
+        token_backend.cache_clear()
 
 
 class SessionAccessToken(AccessToken):
     lifetime = timedelta(minutes=settings.ACCESS_TOKEN_MINUTES)
 
+    def get_token_backend(self) -> TokenBackend:
+        return token_backend()
+
 
 class SessionRefreshToken(RefreshToken):
     lifetime = timedelta(days=settings.REFRESH_TOKEN_DAYS)
     access_token_class = SessionAccessToken
+
+    def get_token_backend(self) -> TokenBackend:
+        return token_backend()
 
 
 @dataclass(frozen=True)
@@ -77,50 +157,19 @@ def _claims(token: Token) -> Claims:
         raise errors.TokenInvalid()
 
 
-def previous_key_backend() -> TokenBackend | None:
-    """Key rotation's grace key (docs/deployment.md): tokens signed with the previous key still verify until
-    the operator removes it; nothing is ever signed with it."""
-    hs_key, public_key = settings.JWT_PREVIOUS_SIGNING_KEY, settings.JWT_PREVIOUS_PUBLIC_KEY
-    if not (public_key if api_settings.ALGORITHM.startswith("RS") else hs_key):
-        return None
-    return TokenBackend(
-        api_settings.ALGORITHM,
-        hs_key,
-        public_key,
-        api_settings.AUDIENCE,
-        api_settings.ISSUER,
-        leeway=api_settings.LEEWAY,
-    )
-
-
-class _PreviousKeyAccessToken(SessionAccessToken):
-    def get_token_backend(self) -> TokenBackend | None:
-        return previous_key_backend()
-
-
-class _PreviousKeyRefreshToken(SessionRefreshToken):
-    def get_token_backend(self) -> TokenBackend | None:
-        return previous_key_backend()
-
-
-def _decode(current: type[Token], previous: type[Token], raw: str) -> Claims:
+def _decode(token_class: type[Token], raw: str) -> Claims:
     try:
-        return _claims(current(raw))
-    except TokenError:
-        if previous_key_backend() is None:
-            raise errors.TokenInvalid()
-    try:
-        return _claims(previous(raw))
+        return _claims(token_class(raw))
     except TokenError:
         raise errors.TokenInvalid()
 
 
 def access_decode(raw: str) -> Claims:
-    return _decode(SessionAccessToken, _PreviousKeyAccessToken, raw)
+    return _decode(SessionAccessToken, raw)
 
 
 def refresh_decode(raw: str) -> Claims:
-    return _decode(SessionRefreshToken, _PreviousKeyRefreshToken, raw)
+    return _decode(SessionRefreshToken, raw)
 
 
 def any_decode(raw: str) -> Claims:

@@ -178,11 +178,14 @@ AUTH_PASSWORD_VALIDATORS = [
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 LOGIN_URL = "/console/login/"
 
-# JWT (docs/api.md, "Token lifetimes"). HS256 with a dedicated key by default; RS256 when JWT_PRIVATE_KEY/JWT_PUBLIC_KEY are set.
+# JWT (docs/api.md, "Token lifetimes"). HS256 with a dedicated key by default; RS256 when JWT_PRIVATE_KEY is set (JWT_PUBLIC_KEY is
+# optional: derived from the private key, checked against it when set). accounts/jwks.py loads the keys,
+# gives each a kid and publishes the RSA public keys at /.well-known/jwks.json.
 JWT_PRIVATE_KEY = env.str("JWT_PRIVATE_KEY", default="").replace("\\n", "\n")
 JWT_PUBLIC_KEY = env.str("JWT_PUBLIC_KEY", default="").replace("\\n", "\n")
 JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default=SECRET_KEY)
 # Key rotation (docs/deployment.md): the previous key only verifies, for as long as tokens it signed live.
+# JWT_PREVIOUS_SIGNING_KEY also verifies next to an RSA current key (moving from HS256 to RS256).
 JWT_PREVIOUS_SIGNING_KEY = env.str("JWT_PREVIOUS_SIGNING_KEY", default="")
 JWT_PREVIOUS_PUBLIC_KEY = env.str("JWT_PREVIOUS_PUBLIC_KEY", default="").replace("\\n", "\n")
 ACCESS_TOKEN_MINUTES = env.int("ACCESS_TOKEN_MINUTES", default=5)
@@ -203,6 +206,8 @@ NINJA_JWT = {
     "REFRESH_TOKEN_LIFETIME": timedelta(days=REFRESH_TOKEN_DAYS),
     "LEEWAY": 0,
 }
+# Cache-Control max-age of /.well-known/jwks.json and /.well-known/openid-configuration.
+JWKS_MAX_AGE_SECONDS = env.int("JWKS_MAX_AGE_SECONDS", default=300)
 EMAIL_VERIFY_MAX_AGE_HOURS = env.int("EMAIL_VERIFY_MAX_AGE_HOURS", default=72)
 SESSION_TOUCH_SECONDS = env.int("SESSION_TOUCH_SECONDS", default=60)
 

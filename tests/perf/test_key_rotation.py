@@ -8,7 +8,6 @@ from typing import Any
 import jwt as pyjwt
 import pytest
 from django.conf import settings as django_settings
-from ninja_jwt import state
 
 from tests.conftest import ApiClient, assert_error
 
@@ -16,11 +15,11 @@ NEW_KEY = "n" * 64
 
 
 @pytest.fixture
-def rotated(tokens: dict[str, Any], settings: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def rotated(tokens: dict[str, Any], settings: Any) -> dict[str, Any]:
     """Tokens issued before the switch; then the deployment restarts with the new key and the old one as
     JWT_PREVIOUS_SIGNING_KEY."""
-    old_key = django_settings.NINJA_JWT["SIGNING_KEY"]
-    monkeypatch.setattr(state.token_backend, "signing_key", NEW_KEY)
+    old_key = django_settings.JWT_SIGNING_KEY
+    settings.JWT_SIGNING_KEY = NEW_KEY
     settings.JWT_PREVIOUS_SIGNING_KEY = old_key
     return {**tokens, "old_key": old_key}
 
