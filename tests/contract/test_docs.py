@@ -49,7 +49,10 @@ TEXT_SUFFIXES = {
 UNRESOLVABLE = [
     (re.compile(r"\bSPEC\b|\b[Tt]he spec\b"), "a specification that is not in this repository"),
     (re.compile(r"STYLE\.md|PITFALLS"), "a guide that is not in this repository"),
-    (re.compile(r"(?<!RFC )(?<!RFC \d{4} )§\s*\d"), "a section number of a document that is not in this repository"),
+    (
+        re.compile(r"(?<!RFC )(?<!RFC \d{4} )§\s*\d"),
+        "a section number of a document that is not in this repository",
+    ),
     (
         re.compile(r"\bissues? #?\d+|\bthe issue\b|\bissue's\b", re.IGNORECASE),
         "an issue tracker a reader cannot see",
