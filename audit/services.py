@@ -271,3 +271,38 @@ def chain_verify() -> ChainReport:
             f"#{report.last_sealed_id}: sealed events at the end were deleted or changed",
         )
     return report
+
+
+# --- retention ------------------------------------------------------------------------------------------
+
+
+def events_retention(*, dry_run: bool = False) -> int:
+    """Delete audit events older than AUDIT_RETENTION_DAYS (0 keeps everything): the one deletion of events,
+    a queryset delete (AuditEvent.delete() refuses). The chain stays verifiable because only its oldest part
+    goes and chain_verify anchors it at the oldest remaining event: the deleted range ends at the first
+    event younger than the cutoff (ids and clocks need not agree, and a gap in the middle would break the
+    next link), holds only sealed events, and never takes the chain head's own event (without it a cut
+    tail could not be told from retention). Audited as `retention.audit_purged`. Returns how many events
+    were (or would be) deleted."""
+    if settings.AUDIT_RETENTION_DAYS <= 0:
+        return 0
+    cutoff = timezone.now() - timedelta(days=settings.AUDIT_RETENTION_DAYS)
+    # The head only moves forward, so a sealer running meanwhile cannot make this range wrong.
+    head = ChainHead.objects.filter(pk=1).first()
+    if head is None or not head.last_id:
+        return 0
+    first_young = (
+        AuditEvent.objects.filter(created_at__gte=cutoff).order_by("id").values_list("id", flat=True).first()
+    )
+    anchor_id = head.last_id if first_young is None else min(first_young, head.last_id)
+    old = AuditEvent.objects.filter(id__lt=anchor_id)
+    if dry_run:
+        return old.count()
+    with transaction.atomic():
+        count, _ = old.delete()
+        if count:
+            record(
+                "retention.audit_purged",
+                details={"count": count, "cutoff": cutoff.isoformat(), "anchor_id": anchor_id},
+            )
+    return count

@@ -294,11 +294,9 @@ def purge_delivered(*, dry_run: bool = False) -> int:
     return count
 
 
-def forget_subject(*, subject_id: Any, before_id: int | None = None) -> int:
-    """Erasure: drop the undelivered rows about a user (they may carry their address or name). Rows from
-    `before_id` on are kept (the erasure's own confirmation mail). Returns the rows dropped."""
+def forget_subject(*, subject_id: Any) -> int:
+    """Erasure: drop the undelivered rows about a user (they may carry their address or name). A row
+    published without a subject (the erasure's own confirmation mail) is kept. Returns the rows dropped."""
     rows = OutboxMessage.objects.filter(subject_id=subject_id).exclude(status=OutboxStatus.DELIVERED)
-    if before_id is not None:
-        rows = rows.filter(id__lt=before_id)
     count, _ = rows.delete()
     return count

@@ -45,3 +45,10 @@ def consent_set(
             details={"purpose": purpose, "policy_version": version, "record_id": record.pk},
         )
     return record
+
+
+def consents_erase(*, user: User) -> int:
+    """Erasure: the ledger stays (proof of what was agreed) but forgets the IP each record was given from.
+    A queryset update, the one sanctioned change of a record. Idempotent; writes no audit event of its own
+    (the erasure records the count). Returns the records blanked."""
+    return ConsentRecord.objects.filter(user=user).exclude(ip=None).update(ip=None)
