@@ -21,7 +21,8 @@ auth_router = Router(tags=["auth"])
 me_router = Router(tags=["me"], auth=session_auth)
 
 
-def _pair_out(session: Session, pair: tokens.TokenPair) -> dict[str, object]:
+def pair_out(session: Session, pair: tokens.TokenPair) -> dict[str, object]:
+    """The body of a token answer (password and social login, refresh)."""
     return {
         "access": pair.access,
         "refresh": pair.refresh,
@@ -32,13 +33,14 @@ def _pair_out(session: Session, pair: tokens.TokenPair) -> dict[str, object]:
     }
 
 
-def _current(request: HttpRequest) -> Session:
+def current_session(request: HttpRequest) -> Session:
+    """The session that authenticated the request (behind `session_auth`)."""
     session: Session = request.auth  # type: ignore[attr-defined]
     return session
 
 
 def _me(request: HttpRequest) -> User:
-    return _current(request).user
+    return current_session(request).user
 
 
 @auth_router.post(
@@ -88,7 +90,7 @@ def email_resend(request: HttpRequest, payload: schemas.ResendIn) -> Status[dict
 )
 def login(request: HttpRequest, payload: schemas.LoginIn) -> dict[str, object]:
     session, pair = services.session_login(login=payload.login, password=payload.password)
-    return _pair_out(session, pair)
+    return pair_out(session, pair)
 
 
 @auth_router.post(
@@ -99,7 +101,7 @@ def login(request: HttpRequest, payload: schemas.LoginIn) -> dict[str, object]:
 )
 def token_refresh(request: HttpRequest, payload: schemas.RefreshIn) -> dict[str, object]:
     session, pair = services.token_refresh(refresh=payload.refresh)
-    return _pair_out(session, pair)
+    return pair_out(session, pair)
 
 
 @auth_router.post(
@@ -126,7 +128,7 @@ def token_verify(request: HttpRequest, payload: schemas.TokenVerifyIn) -> dict[s
     response={204: None, **errors(401)},
 )
 def logout(request: HttpRequest) -> Status[None]:
-    current = _current(request)
+    current = current_session(request)
     services.session_revoke(session=current, actor=current.user, reason=RevokeReason.LOGOUT)
     return Status(204, None)
 
@@ -139,7 +141,7 @@ def logout(request: HttpRequest) -> Status[None]:
     response={204: None, **errors(401, 422)},
 )
 def logout_all(request: HttpRequest, query: Query[schemas.LogoutAllQuery]) -> Status[None]:
-    current = _current(request)
+    current = current_session(request)
     services.sessions_revoke_all(
         user=current.user, actor=current.user, keep=current if query.keep_current else None
     )
@@ -174,7 +176,7 @@ def me_update(request: HttpRequest, payload: schemas.MeUpdateIn) -> User:
     response={202: schemas.AcceptedOut, **errors(400, 401, 403, 413, 422)},
 )
 def me_delete(request: HttpRequest, payload: schemas.DeleteMeIn) -> Status[dict[str, str]]:
-    current = _current(request)
+    current = current_session(request)
     services.user_soft_delete(session=current, password=payload.password)
     return Status(202, {"detail": "Your account is deleted; your data will be erased after review."})
 
@@ -188,7 +190,7 @@ def me_delete(request: HttpRequest, payload: schemas.DeleteMeIn) -> Status[dict[
 def me_sessions_list(
     request: HttpRequest, paging: Query[PageParams], query: Query[schemas.SessionListQuery]
 ) -> dict[str, object]:
-    current = _current(request)
+    current = current_session(request)
     result = page(selectors.session_list(user=current.user, include_ended=query.include_ended), paging)
     for session in result["items"]:
         session.current = session.pk == current.pk
@@ -248,7 +250,7 @@ def email_change_confirm(request: HttpRequest, payload: schemas.EmailChangeConfi
 )
 def me_password_change(request: HttpRequest, payload: schemas.PasswordChangeIn) -> dict[str, object]:
     ended = services.password_change(
-        session=_current(request),
+        session=current_session(request),
         current_password=payload.current_password,
         new_password=payload.new_password,
     )
@@ -267,7 +269,7 @@ def me_password_change(request: HttpRequest, payload: schemas.PasswordChangeIn) 
 )
 def me_email_change(request: HttpRequest, payload: schemas.EmailChangeIn) -> Status[dict[str, str]]:
     services.email_change_request(
-        session=_current(request), new_email=payload.new_email, password=payload.password
+        session=current_session(request), new_email=payload.new_email, password=payload.password
     )
     return Status(202, {"detail": "Confirm the change with the link we sent to the new address."})
 

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from typing import Any
-
 from core.errors import DomainError, RateLimited
 
 
@@ -108,13 +106,6 @@ class InvalidImage(AccountsError):
 
     def __init__(self, reason: str) -> None:
         super().__init__(details={"fields": {"file": [reason]}})
-
-
-def field_errors(exc: Any) -> dict[str, list[str]]:
-    """Django ValidationError → {field: [messages]}."""
-    if hasattr(exc, "message_dict"):
-        return {k: list(v) for k, v in exc.message_dict.items()}
-    return {"__all__": list(exc.messages)}
 
 
 # --- social login (accounts/social) ---------------------------------------------------------------------

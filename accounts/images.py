@@ -21,7 +21,6 @@ from accounts import errors
 
 OUTPUT_FORMAT = "WEBP"
 OUTPUT_EXTENSION = "webp"
-OUTPUT_CONTENT_TYPE = "image/webp"
 
 # Long enough that compressed pixel data practically never contains them by chance.
 _MARKUP = (

@@ -360,6 +360,7 @@ GDPR_ERASERS = env.list(
         "gdpr.erasers.SocialAccountsEraser",
         "gdpr.erasers.SessionsEraser",
         "gdpr.erasers.ConsentsEraser",
+        "gdpr.erasers.OutboxEraser",
         "gdpr.erasers.UserEraser",
     ],
 )

@@ -27,18 +27,6 @@ class DomainError(Exception):
         super().__init__(self.message)
 
 
-class NotFound(DomainError):
-    status = 404
-    code = "not_found"
-    message = "Not found."
-
-
-class NotAuthenticated(DomainError):
-    status = 401
-    code = "not_authenticated"
-    message = "Authentication credentials were not provided or are not valid."
-
-
 class RateLimited(DomainError):
     status = 429
     code = "rate_limited"

@@ -32,7 +32,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Min
+from django.db.models import Min, Q
 from django.utils import timezone
 
 from core import context
@@ -294,11 +294,16 @@ def purge_delivered(*, dry_run: bool = False) -> int:
     return count
 
 
-def forget_subject(*, subject_id: Any, before_id: int | None = None) -> int:
-    """Erasure: drop the undelivered rows about a user (they may carry their address or name). Rows from
-    `before_id` on are kept (the erasure's own confirmation mail). Returns the rows dropped."""
-    rows = OutboxMessage.objects.filter(subject_id=subject_id).exclude(status=OutboxStatus.DELIVERED)
-    if before_id is not None:
-        rows = rows.filter(id__lt=before_id)
+def forget_subject(*, subject_id: Any) -> int:
+    """Erasure: drop the undelivered rows about a user (they may carry their address or name). A row
+    published without a subject (the erasure's own confirmation mail) is kept, and so is a row a relay is
+    delivering right now (its effect is under way; among them the job row that started this erasure).
+    Returns the rows dropped."""
+    in_flight = Q(status=OutboxStatus.PENDING, available_at__gt=timezone.now()) & ~Q(lease_owner="")
+    rows = (
+        OutboxMessage.objects.filter(subject_id=subject_id)
+        .exclude(status=OutboxStatus.DELIVERED)
+        .exclude(in_flight)
+    )
     count, _ = rows.delete()
     return count

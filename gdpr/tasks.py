@@ -1,4 +1,5 @@
-"""huey tasks of the gdpr app: take ids, call one service, safe to run twice."""
+"""huey tasks of the gdpr app: take ids, call one service, safe to run twice. The retention schedule lives
+here too, for every app's personal data (one table in docs/gdpr.md); each job is the owning app's service."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import uuid
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
+from accounts import services as accounts_services
+from audit import services as audit_services
 from gdpr import services
 
 logger = logging.getLogger(__name__)
@@ -42,9 +45,9 @@ def exports_purge_expired() -> None:
 
 @db_periodic_task(crontab(hour="3", minute="17"))
 def sessions_purge() -> None:
-    services.sessions_purge()
+    accounts_services.sessions_purge()
 
 
 @db_periodic_task(crontab(hour="3", minute="37"))
 def audit_retention() -> None:
-    services.audit_retention()
+    audit_services.events_retention()

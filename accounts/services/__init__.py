@@ -2,7 +2,7 @@
 (`from accounts import services`) and call `services.<entity>_<action>`; modules of the package import
 each other directly and never use each other's private names."""
 
-from accounts.services.avatar import avatar_delete, avatar_set
+from accounts.services.avatar import avatar_delete, avatar_erase, avatar_set
 from accounts.services.email import email_change_confirm, email_change_request
 from accounts.services.passwords import (
     password_change,
@@ -26,12 +26,15 @@ from accounts.services.sessions import (
     session_revoke,
     session_revoke_for_user,
     session_touch,
+    sessions_erase,
+    sessions_purge,
     sessions_revoke_all,
     token_refresh,
 )
 from accounts.services.users import (
     staff_demo_ensure,
     user_deactivate,
+    user_erase,
     user_reactivate,
     user_soft_delete,
     user_update,
@@ -39,6 +42,7 @@ from accounts.services.users import (
 
 __all__ = [
     "avatar_delete",
+    "avatar_erase",
     "avatar_set",
     "credentials_check",
     "email_change_confirm",
@@ -59,10 +63,13 @@ __all__ = [
     "session_revoke",
     "session_revoke_for_user",
     "session_touch",
+    "sessions_erase",
+    "sessions_purge",
     "sessions_revoke_all",
     "staff_demo_ensure",
     "token_refresh",
     "user_deactivate",
+    "user_erase",
     "user_reactivate",
     "user_register",
     "user_soft_delete",

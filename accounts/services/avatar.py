@@ -98,6 +98,22 @@ def avatar_delete(*, user: User, actor: User) -> Profile:
     return profile
 
 
+def avatar_erase(*, user: User) -> int:
+    """Erasure: blank the avatar columns and delete both files after the commit (through the outbox, so a
+    rolled-back erasure leaves the row and its files together). Idempotent; writes no audit event of its
+    own (the erasure that calls it records the count). Returns the number of files to delete."""
+    with transaction.atomic():
+        profile = Profile.objects.select_for_update().filter(user=user).first()
+        if profile is None:
+            return 0
+        previous = [name for name in (profile.avatar, profile.avatar_thumbnail) if name]
+        if previous:
+            profile.avatar = profile.avatar_thumbnail = ""
+            profile.save(update_fields=["avatar", "avatar_thumbnail", "updated_at"])
+            _files_delete_later(previous)
+    return len(previous)
+
+
 def _files_delete_later(names: list[str]) -> None:
     names = [name for name in names if name]
     if names:

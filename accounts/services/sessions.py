@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts import errors, selectors, tokens
@@ -228,3 +229,26 @@ def session_touch(*, session: Session) -> None:
     if now - session.last_seen_at >= timedelta(seconds=settings.SESSION_TOUCH_SECONDS):
         Session.objects.filter(pk=session.pk).update(last_seen_at=now)
         session.last_seen_at = now
+
+
+def sessions_erase(*, user: User) -> int:
+    """Erasure: revoke every live session (reason `erased`, audited as `session.revoked_all`) and blank the
+    IP and user agent of all of them. Idempotent. Returns the number revoked."""
+    with transaction.atomic():
+        revoked = sessions_revoke_all(user=user, actor=None, reason=RevokeReason.ERASED)
+        Session.objects.filter(user=user).update(ip=None, user_agent="")
+    return revoked
+
+
+def sessions_purge(*, dry_run: bool = False) -> int:
+    """Retention: delete sessions that ended (revoked or expired) more than SESSION_RETENTION_DAYS ago,
+    audited as `retention.sessions_purged` when any were. Returns how many were (or would be) deleted."""
+    cutoff = timezone.now() - timedelta(days=settings.SESSION_RETENTION_DAYS)
+    ended = Session.objects.filter(Q(revoked_at__lt=cutoff) | Q(expires_at__lt=cutoff))
+    if dry_run:
+        return ended.count()
+    with transaction.atomic():
+        count, _ = ended.delete()
+        if count:
+            audit.record("retention.sessions_purged", details={"count": count, "cutoff": cutoff.isoformat()})
+    return count

@@ -142,3 +142,34 @@ def staff_demo_ensure(*, email: str, password: str) -> User:
             user.save(update_fields=["password"])
             audit.record("user.password_set", subject=user, details={"via": "demo_staff"})
     return user
+
+
+def user_erase(*, user: User) -> User:
+    """Erasure of the account itself: the row is kept (soft-deleted, inactive, no usable password) with
+    every personal field of the user and their profile blanked; the e-mail and username are then free to
+    register again. The avatar files are avatar_erase's. Idempotent; writes no audit event of its own (the
+    erasure that calls it records what it did)."""
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        locked.email = ""
+        locked.username = None
+        locked.first_name = ""
+        locked.last_name = ""
+        locked.is_active = False
+        locked.deleted_at = locked.deleted_at or timezone.now()
+        locked.set_unusable_password()
+        locked.save(
+            update_fields=[
+                "email",
+                "username",
+                "first_name",
+                "last_name",
+                "is_active",
+                "deleted_at",
+                "password",
+            ]
+        )
+        Profile.objects.filter(user=locked).update(
+            phone="", birth_date=None, website="", bio="", locale="", updated_at=timezone.now()
+        )
+    return locked

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from ninja import Path, Query, Router
 from ninja.responses import Status
 
-from accounts.api import _current, _pair_out
+from accounts.api import current_session, pair_out
 from accounts.auth import session_auth
 from accounts.ratelimit import ip_throttle
 from accounts.social import schemas, selectors, services
@@ -42,7 +42,7 @@ def social_login(
     request: HttpRequest, provider: str, payload: schemas.SocialCredentialsIn
 ) -> dict[str, object]:
     result = services.social_login(provider=provider, credentials=_credentials(payload))
-    return {**_pair_out(result.session, result.pair), "user_created": result.user_created}
+    return {**pair_out(result.session, result.pair), "user_created": result.user_created}
 
 
 @me_social_router.get(
@@ -52,7 +52,7 @@ def social_login(
     response={200: schemas.SocialAccountPageOut, **errors(401, 422)},
 )
 def me_social_accounts_list(request: HttpRequest, paging: Query[PageParams]) -> dict[str, object]:
-    return page(selectors.social_account_list(user=_current(request).user), paging)
+    return page(selectors.social_account_list(user=current_session(request).user), paging)
 
 
 # Registered before "/{provider}" so that a numeric id reaches DELETE; a non-numeric one gets 405.
@@ -65,7 +65,7 @@ def me_social_accounts_list(request: HttpRequest, paging: Query[PageParams]) -> 
 def me_social_accounts_unlink(
     request: HttpRequest, account_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
 ) -> Status[None]:
-    services.social_account_unlink(user=_current(request).user, account_id=account_id)
+    services.social_account_unlink(user=current_session(request).user, account_id=account_id)
     return Status(204, None)
 
 
@@ -83,7 +83,7 @@ def me_social_accounts_unlink(
 def me_social_accounts_link(
     request: HttpRequest, provider: str, payload: schemas.SocialCredentialsIn
 ) -> Status[SocialAccount]:
-    current = _current(request)
+    current = current_session(request)
     account, created = services.social_account_link(
         user=current.user, session=current, provider=provider, credentials=_credentials(payload)
     )

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from allauth.socialaccount.models import SocialAccount
+from allauth.account.models import EmailAddress
+from allauth.socialaccount.models import SocialAccount, SocialToken
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -189,6 +190,16 @@ def social_account_unlink(*, user: User, account_id: int) -> None:
         if not others and not user.has_usable_password():
             raise errors.LastLoginMethod()
         _account_delete(account, actor=user, reason="unlinked")
+
+
+def social_accounts_erase(*, user: User) -> dict[str, int]:
+    """Erasure: delete the user's provider tokens, links and allauth e-mail rows. Idempotent; writes no
+    audit event of its own (the erasure that calls it records the counts)."""
+    with transaction.atomic():
+        social_tokens, _ = SocialToken.objects.filter(account__user=user).delete()
+        social_accounts, _ = SocialAccount.objects.filter(user=user).delete()
+        EmailAddress.objects.filter(user=user).delete()
+    return {"social_accounts": social_accounts, "social_tokens": social_tokens}
 
 
 def _account_delete(account: SocialAccount, *, actor: User | None, reason: str) -> None:

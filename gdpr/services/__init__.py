@@ -1,14 +1,13 @@
 """All writes of the gdpr app (split by subdomain; import this package: `from gdpr import services`)."""
 
-from gdpr.services.consent import consent_set
+from gdpr.services.consent import consent_set, consents_erase
 from gdpr.services.erasure import erasure_run
+from gdpr.services.export_build import export_run
 from gdpr.services.exports import (
     export_download,
     export_download_url,
-    export_run,
-    export_token,
+    export_files_erase,
     exports_purge_expired,
-    token_hash,
 )
 from gdpr.services.requests import (
     data_request_cancel,
@@ -19,11 +18,10 @@ from gdpr.services.requests import (
     erasures_enqueue_due,
     requests_requeue_stuck,
 )
-from gdpr.services.retention import audit_retention, sessions_purge
 
 __all__ = [
-    "audit_retention",
     "consent_set",
+    "consents_erase",
     "data_request_cancel",
     "data_request_create",
     "erasure_approve",
@@ -33,10 +31,8 @@ __all__ = [
     "erasures_enqueue_due",
     "export_download",
     "export_download_url",
+    "export_files_erase",
     "export_run",
-    "export_token",
     "exports_purge_expired",
     "requests_requeue_stuck",
-    "sessions_purge",
-    "token_hash",
 ]

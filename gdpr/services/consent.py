@@ -17,9 +17,7 @@ def purpose_check(purpose: str) -> None:
         raise errors.UnknownPurpose()
 
 
-def consent_set(
-    *, user: User, actor: User, purpose: str, granted: bool, source: str = "api"
-) -> ConsentRecord:
+def consent_set(*, user: User, actor: User, purpose: str, granted: bool) -> ConsentRecord:
     """Append a record under the current policy version. Setting the state it already has under that version
     appends nothing (PUT is idempotent) and returns the current record."""
     purpose_check(purpose)
@@ -35,7 +33,6 @@ def consent_set(
             purpose=purpose,
             granted=granted,
             policy_version=version,
-            source=source,
             ip=context.current().ip,
         )
         audit.record(
@@ -45,3 +42,10 @@ def consent_set(
             details={"purpose": purpose, "policy_version": version, "record_id": record.pk},
         )
     return record
+
+
+def consents_erase(*, user: User) -> int:
+    """Erasure: the ledger stays (proof of what was agreed) but forgets the IP each record was given from.
+    A queryset update, the one sanctioned change of a record. Idempotent; writes no audit event of its own
+    (the erasure records the count). Returns the records blanked."""
+    return ConsentRecord.objects.filter(user=user).exclude(ip=None).update(ip=None)

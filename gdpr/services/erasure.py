@@ -1,22 +1,47 @@
-"""Running an approved erasure once its grace period has ended."""
+"""Running an approved erasure once its grace period has ended, and the eraser registry it runs.
+
+Every class listed in settings.GDPR_ERASERS removes one kind of personal data of a user, usually by calling
+the owning app's service (gdpr.erasers holds the built-in ones); another app adds its data by listing its
+own class, without touching gdpr code. `erase(ctx)` runs inside the erasure's transaction, must be
+idempotent (a re-run after a crash repeats it) and returns counts for the `gdpr.erasure_completed` audit
+event. The audit log is pseudonymised after every eraser has run, so events written meanwhile are covered.
+"""
 
 from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from accounts.models import User
 from audit import services as audit
 from core import mail
-from gdpr import erasers
 from gdpr.models import OPEN_STATUSES, DataRequest, RequestStatus, RequestType
 from gdpr.services.common import claim, lock_if_still_ours, transition
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ErasureContext:
+    user: User
+    data_request: DataRequest
+
+
+class Eraser:
+    def erase(self, ctx: ErasureContext) -> dict[str, int]:
+        raise NotImplementedError
+
+
+def erasers_load() -> list[Eraser]:
+    # Loaded by name, not imported: the built-in erasers call the services of this package.
+    return [import_string(path)() for path in settings.GDPR_ERASERS]
 
 
 def erasure_run(*, data_request_id: uuid.UUID) -> DataRequest | None:
@@ -39,9 +64,9 @@ def erasure_run(*, data_request_id: uuid.UUID) -> DataRequest | None:
                 to=user.email,
                 context={"first_name": user.first_name},
             )
-        ctx = erasers.ErasureContext(user=user, data_request=locked)
+        ctx = ErasureContext(user=user, data_request=locked)
         counts: dict[str, Any] = {}
-        for eraser in erasers.erasers_load():
+        for eraser in erasers_load():
             counts.update(eraser.erase(ctx))
         # Exports: built ones lost their files above; one still being built is discarded by its job, which
         # finds its request no longer running.

@@ -208,20 +208,3 @@ def test_concurrent_sealers_never_interleave():
     report = services.chain_verify()
     assert report.ok, report.reason
     assert report.sealed == 300
-
-
-def test_chain_survives_the_retention_job(db, settings):
-    import time_machine
-
-    from gdpr import services as gdpr_services
-
-    settings.AUDIT_RETENTION_DAYS = 30
-    with time_machine.travel("2026-01-01T00:00:00Z", tick=False):
-        old = _events(3)
-    kept = _events(2)
-    verify()
-    assert gdpr_services.audit_retention() == 3
-    out = verify()
-    remaining = list(AuditEvent.objects.order_by("id").values_list("id", flat=True))
-    assert remaining[0] == kept[0].id and old[-1].id not in remaining
-    assert f"#{kept[0].id}..#{remaining[-1]}" in out

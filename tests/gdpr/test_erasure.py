@@ -11,11 +11,14 @@ from django.core import mail
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management import call_command
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Profile, Session, User
 from audit.models import AuditEvent
 from audit.services import pseudonym
+from core import mail as core_mail
+from core.models import OutboxMessage, OutboxStatus
 from gdpr import errors, selectors, services
 from gdpr.models import ConsentRecord, DataRequest
 from tests.conftest import PASSWORD, actions, assert_error, outbox_to
@@ -243,11 +246,11 @@ def test_export_requests_selector(api, ada, ada_tokens):
 def test_export_being_built_during_erasure_is_discarded(
     ada, approver, time_machine, django_capture_on_commit_callbacks
 ):
-    from gdpr.services import common, exports
+    from gdpr.services import common, export_build
 
     export = DataRequest.objects.create(user=ada, type="export", status="pending")
     claimed = common.claim(export.pk, "export")
-    built = exports._build(claimed, ada)
+    built = export_build.archive_build(data_request=claimed, user=ada)
     erasure = services.erasure_open_for_deleted(user=ada, actor=ada)
     services.erasure_approve(data_request=erasure, actor=approver)
     time_machine.move_to(timezone.now() + timedelta(days=8))
@@ -255,6 +258,48 @@ def test_export_being_built_during_erasure_is_discarded(
     assert DataRequest.objects.get(pk=erasure.pk).status == "completed"
     assert DataRequest.objects.get(pk=export.pk).status == "cancelled"
     mail.outbox.clear()
-    assert exports._finish(claimed, ada, built) is None
+    assert export_build.export_finish(data_request=claimed, user=ada, built=built) is None
     assert not default_storage.exists(built.storage_path)
     assert not mail.outbox
+
+
+def test_erasure_drops_undelivered_side_effects_about_the_user_but_sends_its_confirmation(
+    api, ada, ada_tokens, approver, time_machine, django_capture_on_commit_callbacks
+):
+    r = api.call("post", "/gdpr/requests", {"type": "erasure"}, token=ada_tokens["access"])
+    request = DataRequest.objects.get(pk=r.json()["id"])
+    services.erasure_approve(data_request=request, actor=approver)
+    time_machine.move_to(timezone.now() + timedelta(days=8))
+    # A mail about Ada whose delivery keeps failing: it waits in backoff, carrying her address and name.
+    with transaction.atomic():
+        core_mail.enqueue(
+            template="welcome",
+            to="ada@example.com",
+            subject_id=ada.pk,
+            context={"first_name": "Ada", "link": "https://example.com/login"},
+        )
+    OutboxMessage.objects.filter(subject_id=ada.pk, status=OutboxStatus.PENDING).update(
+        attempts=1, last_error="SMTPServerDisconnected", available_at=timezone.now() + timedelta(hours=1)
+    )
+    mail.outbox.clear()
+    _run_due(django_capture_on_commit_callbacks)
+
+    assert DataRequest.objects.get(pk=request.pk).status == "completed"
+    assert not OutboxMessage.objects.filter(subject_id=ada.pk).exclude(status=OutboxStatus.DELIVERED).exists()
+    assert [m.subject for m in outbox_to("ada@example.com")] == ["Your personal data has been erased"]
+    # Nothing about Ada is still owed; the payloads already delivered were emptied.
+    assert not OutboxMessage.objects.exclude(status=OutboxStatus.DELIVERED).exists()
+    assert "ada@example.com" not in json.dumps(list(OutboxMessage.objects.values_list("payload", flat=True)))
+    details = AuditEvent.objects.get(action="gdpr.erasure_completed").details
+    assert details["outbox_rows"] >= 1
+    assert {
+        "export_files",
+        "export_rows",
+        "avatar_files",
+        "social_accounts",
+        "social_tokens",
+        "sessions_revoked",
+        "consents_blanked",
+        "user",
+    } <= set(details)
+    assert details["avatar_files"] == 2 and details["social_accounts"] == 1 and details["user"] == 1

@@ -12,10 +12,6 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.utils import timezone
 
-from accounts import services as accounts_services
-from accounts.models import Session
-from audit import services as audit
-from audit.models import AuditEvent
 from gdpr import services, tasks
 from gdpr.models import DataRequest, ExportFile
 from tests.conftest import actions
@@ -55,15 +51,15 @@ def test_running_request_with_live_lease_is_not_taken(user):
 
 
 def test_job_that_lost_its_lease_discards_its_file(user, settings):
-    from gdpr.services import common, exports
+    from gdpr.services import common, export_build
 
     request = _export(user)
     claimed = common.claim(request.pk, "export")
-    built = exports._build(claimed, user)
+    built = export_build.archive_build(data_request=claimed, user=user)
     assert default_storage.exists(built.storage_path)
     # Meanwhile the sweeper gave the request to another job.
     DataRequest.objects.filter(pk=request.pk).update(lease_owner="someone-else")
-    assert exports._finish(claimed, user, built) is None
+    assert export_build.export_finish(data_request=claimed, user=user, built=built) is None
     assert not default_storage.exists(built.storage_path)
     assert not ExportFile.objects.exists()
 
@@ -117,40 +113,6 @@ def test_used_up_export_is_purged(user, django_capture_on_commit_callbacks):
     ExportFile.objects.update(downloads_left=0)
     assert services.exports_purge_expired() == [str(request.pk)]
     assert DataRequest.objects.get(pk=request.pk).status == "expired"
-
-
-def test_purge_sessions(user, time_machine):
-    old, _ = accounts_services.session_open(user=user, via="password")
-    accounts_services.session_revoke(session=old, actor=user)
-    live, _ = accounts_services.session_open(user=user, via="password")
-    time_machine.move_to(timezone.now() + timedelta(days=91))
-    # The live one has expired too by now (30-day absolute expiry), 61 days ago: within retention.
-    assert "would: delete ended sessions past retention: 1" in run("gdpr_purge_sessions", "--dry-run")
-    assert Session.objects.count() == 2
-    assert "did: delete ended sessions past retention: 1" in run("gdpr_purge_sessions")
-    assert list(Session.objects.values_list("pk", flat=True)) == [live.pk]
-    assert actions(action="retention.sessions_purged") == ["retention.sessions_purged"]
-
-
-def test_audit_retention(user, time_machine, settings):
-    settings.AUDIT_RETENTION_DAYS = 30
-    audit.record("test.old", subject=user)
-    time_machine.move_to(timezone.now() + timedelta(days=31))
-    audit.record("test.recent", subject=user)
-    before = AuditEvent.objects.count()
-    assert "would: delete audit events past retention: " in run("gdpr_audit_retention", "--dry-run")
-    assert AuditEvent.objects.count() == before
-    run("gdpr_audit_retention")
-    assert not AuditEvent.objects.filter(action="test.old").exists()
-    assert AuditEvent.objects.filter(action="test.recent").exists()
-    assert AuditEvent.objects.filter(action="retention.audit_purged").count() == 1
-
-
-def test_audit_retention_zero_keeps_everything(user, settings):
-    settings.AUDIT_RETENTION_DAYS = 0
-    audit.record("test.old", subject=user)
-    assert services.audit_retention() == 0
-    assert AuditEvent.objects.filter(action="test.old").exists()
 
 
 def test_periodic_tasks_are_scheduled():

@@ -1,8 +1,8 @@
-from gdpr import services
+from audit import services as audit_services
 from gdpr.management.commands._base import command
 
 Command = command(
     "delete audit events past retention",
-    services.audit_retention,
+    audit_services.events_retention,
     "Delete audit events older than AUDIT_RETENTION_DAYS.",
 )
