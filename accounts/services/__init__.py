@@ -10,6 +10,7 @@ from accounts.services.passwords import (
     password_reset_request,
     password_reset_send,
     password_reset_uid,
+    password_set,
 )
 from accounts.services.reauth import credentials_check, password_confirm, reauth_check
 from accounts.services.registration import (
@@ -27,10 +28,13 @@ from accounts.services.sessions import (
     session_revoke_for_user,
     session_touch,
     sessions_revoke_all,
+    staff_login,
+    staff_logout,
     token_refresh,
 )
 from accounts.services.users import (
     staff_demo_ensure,
+    user_access_set,
     user_deactivate,
     user_reactivate,
     user_soft_delete,
@@ -53,6 +57,7 @@ __all__ = [
     "password_reset_request",
     "password_reset_send",
     "password_reset_uid",
+    "password_set",
     "reauth_check",
     "session_login",
     "session_open",
@@ -61,7 +66,10 @@ __all__ = [
     "session_touch",
     "sessions_revoke_all",
     "staff_demo_ensure",
+    "staff_login",
+    "staff_logout",
     "token_refresh",
+    "user_access_set",
     "user_deactivate",
     "user_reactivate",
     "user_register",
