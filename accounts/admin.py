@@ -11,7 +11,9 @@ from typing import Any, cast
 from allauth.socialaccount.admin import SocialAccountAdmin as BaseSocialAccountAdmin
 from allauth.socialaccount.models import SocialAccount
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.core.exceptions import PermissionDenied
 from django.forms import Form, ModelForm
 from django.http import HttpRequest, HttpResponse
 
@@ -114,8 +116,12 @@ class UserAdmin(BaseUserAdmin):
     def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> HttpResponse:
         # Django's view builds `self.change_password_form(user, data)`; a copy of this admin for this request
         # binds the acting staff member to the form, which saves through services.password_set.
-        view = copy.copy(self)
         actor = cast(User, request.user)
+        # Setting a staff account's password is taking it over: superusers only.
+        target = self.get_object(request, unquote(id))
+        if target is not None and target.is_staff and not actor.is_superuser:
+            raise PermissionDenied
+        view = copy.copy(self)
         view.change_password_form = functools.partial(forms.PasswordSetForm, actor=actor)  # type: ignore[assignment]
         return BaseUserAdmin.user_change_password(view, request, id, form_url)
 

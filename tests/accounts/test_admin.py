@@ -317,3 +317,9 @@ def test_only_superusers_change_staff_access(api, make_user, user, login):
     assert client.post(change_url(user), change_form(user, is_active=False)).status_code == 302
     assert_error(api.call("get", "/me", token=token), 401, "session_revoked")
     assert AuditEvent.objects.get(action="user.deactivated").actor_id == clerk.pk
+    # Nor may they set a staff account's password (a takeover); a plain user's goes through the service.
+    boss = make_user(email="boss@example.com", is_staff=True, is_superuser=True)
+    assert client.post(password_url(boss), SET).status_code == 403
+    assert User.objects.get(pk=boss.pk).check_password(PASSWORD)
+    assert client.post(password_url(user), SET).status_code == 302
+    assert AuditEvent.objects.get(action="user.password_set").actor_id == clerk.pk
