@@ -131,6 +131,7 @@ class RevokeReason(models.TextChoices):
     TOKEN_REUSED = "token_reused"
     PASSWORD_CHANGED = "password_changed"
     PASSWORD_RESET = "password_reset"
+    PASSWORD_SET_BY_STAFF = "password_set_by_staff"
     USER_DELETED = "user_deleted"
     FORCE_LOGOUT = "force_logout"
     DEACTIVATED = "deactivated"

@@ -31,7 +31,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 FRONTEND_URL = env.str("FRONTEND_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "accounts.apps.StaffAdminConfig",  # django.contrib.admin, its site's doors through accounts.services
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -148,10 +148,9 @@ else:
 
 # --- Auth -----------------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = [
-    "accounts.backends.LiveUserBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
-]
+# The one backend: the console's and the admin's logins go through accounts.services.credentials_check
+# (allauth's backend is left out: it would find deleted users; social login does not use authenticate()).
+AUTHENTICATION_BACKENDS = ["accounts.backends.LiveUserBackend"]
 PASSWORD_HASHERS = [
     "accounts.hashers.Argon2PasswordHasher",  # Django's Argon2id with one lane (see the class)
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -431,6 +430,3 @@ AUDIT_SEAL_LAG_SECONDS = env.int("AUDIT_SEAL_LAG_SECONDS", default=10)
 AUDIT_SEAL_EVERY_MINUTES = env.int("AUDIT_SEAL_EVERY_MINUTES", default=1)
 CONSOLE_PAGE_SIZE = env.int("CONSOLE_PAGE_SIZE", default=25)
 MIDDLEWARE += ["console.middleware.ConsoleSecurityHeadersMiddleware"]
-# Failed console logins per account (per IP: four times as many) before the form refuses for a while.
-CONSOLE_LOGIN_MAX_FAILURES = env.int("CONSOLE_LOGIN_MAX_FAILURES", default=5)
-CONSOLE_LOGIN_LOCK_SECONDS = env.int("CONSOLE_LOGIN_LOCK_SECONDS", default=900)

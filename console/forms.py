@@ -5,35 +5,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
-from django.core.exceptions import ValidationError
 from django.utils import timezone
-
-from accounts.models import User
-from console import throttle
-
-
-class StaffLoginForm(AuthenticationForm):
-    """Django's login form (same answer for unknown login and wrong password), refusing non-staff."""
-
-    username = forms.CharField(label="E-mail or username", max_length=254)
-
-    def clean(self) -> dict[str, Any]:
-        login = self.cleaned_data.get("username") or ""
-        if throttle.login_locked(self.request, login):
-            raise ValidationError("Too many failed attempts. Try again later.", code="locked")
-        try:
-            cleaned = super().clean()
-        except ValidationError:
-            throttle.login_failed(self.request, login)
-            raise
-        throttle.login_succeeded(self.request, login)
-        return cleaned
-
-    def confirm_login_allowed(self, user: User) -> None:  # type: ignore[override]
-        super().confirm_login_allowed(user)
-        if not user.is_staff:
-            raise ValidationError("This account cannot use the staff console.", code="not_staff")
 
 
 class UserSearchForm(forms.Form):

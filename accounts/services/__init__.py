@@ -10,6 +10,7 @@ from accounts.services.passwords import (
     password_reset_request,
     password_reset_send,
     password_reset_uid,
+    password_set,
 )
 from accounts.services.reauth import credentials_check, password_confirm, reauth_check
 from accounts.services.registration import (
@@ -29,10 +30,13 @@ from accounts.services.sessions import (
     sessions_erase,
     sessions_purge,
     sessions_revoke_all,
+    staff_login,
+    staff_logout,
     token_refresh,
 )
 from accounts.services.users import (
     staff_demo_ensure,
+    user_access_set,
     user_deactivate,
     user_erase,
     user_reactivate,
@@ -57,6 +61,7 @@ __all__ = [
     "password_reset_request",
     "password_reset_send",
     "password_reset_uid",
+    "password_set",
     "reauth_check",
     "session_login",
     "session_open",
@@ -67,7 +72,10 @@ __all__ = [
     "sessions_purge",
     "sessions_revoke_all",
     "staff_demo_ensure",
+    "staff_login",
+    "staff_logout",
     "token_refresh",
+    "user_access_set",
     "user_deactivate",
     "user_erase",
     "user_reactivate",

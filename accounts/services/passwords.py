@@ -140,12 +140,45 @@ def password_change(*, session: Session, current_password: str, new_password: st
     return ended
 
 
-def _password_changed_mail(user: User, *, how: str) -> None:
+def password_set(*, user: User, actor: User | None, new_password: str | None) -> int:
+    """Set a password without the reset link or the API's current-password check: a staff member in the
+    admin (for another user, or for themselves after `reauth.password_confirm`), or the demo-staff command
+    (actor None). `None` makes the password unusable (password login off). Ends every token session of
+    the user (their Django sessions end too: they are bound to the password hash), lifts a login lockout,
+    audits `user.password_set` with the actor and mails the password-changed alert. Returns the sessions
+    ended. Raises ValidationFailed for a password the policy refuses."""
+    if new_password is not None:
+        _new_password_check(new_password, user)
+    own = actor is not None and actor.pk == user.pk
+    reason = RevokeReason.PASSWORD_CHANGED if own else RevokeReason.PASSWORD_SET_BY_STAFF
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        if new_password is None:
+            locked.set_unusable_password()
+        else:
+            locked.set_password(new_password)
+        locked.save(update_fields=["password"])
+        ended = sessions.sessions_revoke_all(user=locked, actor=actor, reason=reason)
+        audit.record(
+            "user.password_set",
+            actor=actor,
+            subject=locked,
+            details={"sessions_ended": ended, "usable": new_password is not None},
+        )
+        _password_changed_mail(locked, how="change" if own else "staff", usable=new_password is not None)
+    ratelimit.lockout_reset(str(locked.pk))
+    user.password = locked.password
+    return ended
+
+
+def _password_changed_mail(user: User, *, how: str, usable: bool = True) -> None:
     ctx: dict[str, Any] = {
         "first_name": user.first_name,
         "how": how,
+        "usable": usable,
         "when": timezone.now().isoformat(timespec="seconds"),
-        "ip": context.current().ip or "",
+        # A staff member's address is not the user's business.
+        "ip": "" if how == "staff" else context.current().ip or "",
         "link": mail.link("/forgot-password"),
     }
     mail.enqueue(template="password_changed", to=user.email, subject_id=user.pk, context=ctx)

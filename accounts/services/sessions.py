@@ -30,6 +30,24 @@ def session_login(*, login: str, password: str) -> tuple[Session, tokens.TokenPa
     return session_open(user=user, via="password")
 
 
+def staff_login(*, login: str, password: str, door: str) -> User:
+    """Console and admin password login: the one credential check, then staff only. A non-staff account
+    gets the same InvalidCredentials as a wrong password (the refusal is audited with reason `not_staff`).
+    Audited as `auth.login` with `details.door`; no Session row is opened, the door keeps a Django session
+    (whose user `accounts.backends` reloads live and active on every request)."""
+    user = reauth.credentials_check(login=login, password=password, door=door)
+    if not user.is_staff:
+        audit.record("auth.login_failed", subject=user, details={"reason": "not_staff", "door": door})
+        raise errors.InvalidCredentials()
+    audit.record("auth.login", actor=user, subject=user, details={"door": door})
+    return user
+
+
+def staff_logout(*, user: User, door: str) -> None:
+    """Audits the end of a console or admin session (the door flushes its Django session)."""
+    audit.record("auth.logout", actor=user, subject=user, details={"door": door})
+
+
 def _new_sign_in_mail(user: User, ctx: context.RequestContext, now: datetime) -> None:
     """Optional (NEW_SIGNIN_MAIL): alert when a login comes from an IP and browser pair none of the user's
     earlier sessions had. The very first login is not news."""

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+from django.contrib.auth.models import Group, Permission
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts import errors, selectors, validators
 from accounts.models import Profile, RevokeReason, Session, User
-from accounts.services import reauth
+from accounts.services import passwords, reauth
 from audit import services as audit
 from core import mail, outbox
 
@@ -129,18 +131,63 @@ def user_reactivate(*, user: User, actor: User) -> User:
     return locked
 
 
+def user_access_set(
+    *,
+    user: User,
+    actor: User,
+    is_staff: bool,
+    is_superuser: bool,
+    groups: Iterable[Group],
+    permissions: Iterable[Permission],
+) -> User:
+    """Staff access of a user as the admin edits it: the staff and superuser flags, groups and direct
+    permissions. Audits `user.access_changed` (what changed, and the new values) when anything changed;
+    the console and the admin read these on every request, so a revoked right ends at once."""
+    groups, permissions = set(groups), set(permissions)
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        flags = {"is_staff": is_staff, "is_superuser": is_superuser}
+        changed = [name for name, value in flags.items() if getattr(locked, name) != value]
+        for name in changed:
+            setattr(locked, name, flags[name])
+        if changed:
+            locked.save(update_fields=changed)
+        if set(locked.groups.all()) != groups:
+            locked.groups.set(groups)
+            changed.append("groups")
+        if set(locked.user_permissions.all()) != permissions:
+            locked.user_permissions.set(permissions)
+            changed.append("user_permissions")
+        if changed:
+            audit.record(
+                "user.access_changed",
+                actor=actor,
+                subject=locked,
+                details={
+                    "fields": changed,
+                    **flags,
+                    "groups": sorted(g.name for g in groups),
+                    "user_permissions": sorted(
+                        f"{p.content_type.app_label}.{p.codename}" for p in permissions
+                    ),
+                },
+            )
+    return locked
+
+
 def staff_demo_ensure(*, email: str, password: str) -> User:
     """The embedded default's demo staff account (`manage.py demo_staff`): created as a verified superuser,
-    or its password reset to `password`. Audited as a system action."""
+    or, when its password differs, set to `password` by `password_set` (which ends its sessions). Audited
+    as a system action."""
     with transaction.atomic():
         user = User.objects.by_login(email).select_for_update().first()
         if user is None:
             user = User.objects.create_superuser(email=email, password=password, first_name="Demo")
             audit.record("user.registered", subject=user, details={"via": "demo_staff"})
-        elif not user.check_password(password):
-            user.set_password(password)
-            user.save(update_fields=["password"])
-            audit.record("user.password_set", subject=user, details={"via": "demo_staff"})
+            return user
+    # Comparing with the configured password is what makes the command idempotent; it is no sign-in.
+    if not user.check_password(password):
+        passwords.password_set(user=user, actor=None, new_password=password)
     return user
 
 

@@ -22,7 +22,7 @@ me_social_router = Router(tags=["me"], auth=session_auth)
 
 
 def _credentials(payload: schemas.SocialCredentialsIn) -> Credentials:
-    return Credentials(**payload.model_dump())
+    return Credentials(**payload.model_dump(exclude={"password"}))
 
 
 @auth_social_router.post(
@@ -72,19 +72,28 @@ def me_social_accounts_unlink(
 @me_social_router.post(
     "/{provider}",
     operation_id="me_social_accounts_link",
-    summary="Link a provider account to you (needs a recent login)",
-    description="Same credentials as POST /auth/social/{provider}. 201 when linked now, 200 when it already was.",
+    summary="Link a provider account to you (needs your password or a recent login)",
+    description=(
+        "Same credentials as POST /auth/social/{provider}, plus `password` unless the session was opened by "
+        "a login within the re-auth window (else 403 `reauth_required`). A wrong password is 400 "
+        "`wrong_password` and counts toward the login lockout (429 `locked`). 201 when linked now, 200 when "
+        "it already was."
+    ),
     response={
         200: schemas.SocialAccountOut,
         201: schemas.SocialAccountOut,
-        **errors(400, 401, 403, 404, 409, 422, 502),
+        **errors(400, 401, 403, 404, 409, 422, 429, 502),
     },
 )
 def me_social_accounts_link(
-    request: HttpRequest, provider: str, payload: schemas.SocialCredentialsIn
+    request: HttpRequest, provider: str, payload: schemas.SocialLinkIn
 ) -> Status[SocialAccount]:
     current = current_session(request)
     account, created = services.social_account_link(
-        user=current.user, session=current, provider=provider, credentials=_credentials(payload)
+        user=current.user,
+        session=current,
+        provider=provider,
+        credentials=_credentials(payload),
+        password=payload.password,
     )
     return Status(201 if created else 200, account)

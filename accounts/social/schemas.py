@@ -30,6 +30,24 @@ class SocialCredentialsIn(Schema):
     )
 
 
+class SocialLinkIn(SocialCredentialsIn):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"id_token": "eyJhbGciOiJSUzI1NiIsImtpZCI6…", "password": "correct-horse-battery"},
+                {"access_token": "gho_16C7e42F292c6912E7710c838347Ae178B4a"},
+            ]
+        }
+    )
+    password: Annotated[str, StringConstraints(max_length=1024)] | None = Field(
+        None,
+        description=(
+            "Your password, to confirm it is you; not needed on a session opened by a login within the "
+            "re-auth window. Wrong passwords count toward the account's login lockout."
+        ),
+    )
+
+
 class SocialLoginOut(TokenPairOut):
     user_created: bool = Field(..., description="True when this login created the account.")
 

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount, SocialToken
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts import errors, selectors, services, tokens
+from accounts import errors, services, tokens
 from accounts.models import Session, User
 from accounts.social import providers
 from accounts.social.providers import Credentials, Identity
@@ -137,12 +136,12 @@ def _user_create(identity: Identity) -> User:
 
 
 def social_account_link(
-    *, user: User, session: Session, provider: str, credentials: Credentials
+    *, user: User, session: Session, provider: str, credentials: Credentials, password: str | None
 ) -> tuple[SocialAccount, bool]:
-    """Link a provider identity to `user`, who must have logged in recently (the session's age). Returns the
-    account and whether it is new; linking an identity already linked to this user changes nothing."""
-    if not selectors.session_is_recent(session=session):
-        raise errors.ReauthRequired(details={"max_age_seconds": settings.REAUTH_WINDOW_SECONDS})
+    """Link a provider identity to `user`, who re-authenticates first: with their password (wrong ones count
+    toward the lockout) or on a session opened by a login within the re-auth window. Returns the account
+    and whether it is new; linking an identity already linked to this user changes nothing."""
+    services.reauth_check(session=session, password=password, purpose="social_link", password_required=False)
     identity = providers.identity_verify(provider=provider, credentials=credentials)
     try:
         with transaction.atomic():

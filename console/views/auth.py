@@ -7,12 +7,13 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from accounts import forms as accounts_forms
+from accounts import services
 from console.decorators import staff_required
-from console.forms import StaffLoginForm
 
 _login = auth_views.LoginView.as_view(
     template_name="console/login.html",
-    authentication_form=StaffLoginForm,
+    authentication_form=accounts_forms.StaffAuthenticationForm,
     redirect_authenticated_user=True,
     next_page="console:users",
 )
@@ -25,6 +26,8 @@ def login(request: HttpRequest) -> HttpResponseBase:
 
 @require_POST
 def logout(request: HttpRequest) -> HttpResponseBase:
+    if request.user.is_authenticated:
+        services.staff_logout(user=request.user, door="console")
     return _logout(request)
 
 

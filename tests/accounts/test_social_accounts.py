@@ -129,6 +129,52 @@ def test_linking_needs_a_recent_login(api, rsps, user, tokens, settings):
     assert len(rsps.calls) == 0  # refused before asking the provider
 
 
+def test_linking_on_an_old_session_with_the_password(api, rsps, user, tokens):
+    Session.objects.update(created_at=timezone.now() - timedelta(hours=1))
+    github_user(rsps)
+
+    r = api.call(
+        "post",
+        "/me/social-accounts/github",
+        {"access_token": "gho_valid", "password": PASSWORD},
+        token=tokens["access"],
+    )
+
+    assert r.status_code == 201, r.content
+    assert SocialAccount.objects.get().user_id == user.pk
+
+
+def test_linking_with_a_wrong_password_is_refused_before_the_provider(api, rsps, user, tokens):
+    github_user(rsps)
+
+    # A recent session does not excuse a wrong password: it is checked, and counted.
+    r = api.call(
+        "post",
+        "/me/social-accounts/github",
+        {"access_token": "gho_valid", "password": "not-the-password-0"},
+        token=tokens["access"],
+    )
+
+    assert_error(r, 400, "wrong_password")
+    assert SocialAccount.objects.count() == 0
+    assert len(rsps.calls) == 0
+    event = AuditEvent.objects.get(action="auth.reauth_failed")
+    assert event.subject_id == user.pk
+    assert event.details == {"reason": "wrong_password", "purpose": "social_link"}
+
+
+def test_linking_with_a_password_longer_than_the_schema_allows_is_422(api, rsps, user, tokens):
+    r = api.call(
+        "post",
+        "/me/social-accounts/github",
+        {"access_token": "gho_valid", "password": "x" * 1025},
+        token=tokens["access"],
+    )
+
+    assert_error(r, 422, "validation_error")
+    assert len(rsps.calls) == 0 and SocialAccount.objects.count() == 0
+
+
 def test_linking_needs_a_bearer_token(api, rsps):
     r = api.post_json("/me/social-accounts/github", {"access_token": "gho_valid"})
 

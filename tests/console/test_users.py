@@ -268,7 +268,7 @@ class TestLogin:
         assert client.get("/console/users/").status_code == 302
 
     def test_repeated_failures_lock_the_login(self, db, staff, settings):
-        settings.CONSOLE_LOGIN_MAX_FAILURES = 3
+        settings.LOGIN_LOCKOUT_FAILURES = 3
         client = Client()
         for _ in range(3):
             response = client.post(
@@ -278,17 +278,24 @@ class TestLogin:
         response = client.post("/console/login/", {"username": "staff@example.com", "password": PASSWORD})
         assert response.status_code == 200 and b"Too many failed attempts" in response.content
         assert client.get("/console/users/").status_code == 302
-        assert actions().count("console.login_failed") == 3
+        failed = AuditEvent.objects.filter(action="auth.login_failed").order_by("id")
+        assert [(e.subject_id, e.details["reason"], e.details["door"]) for e in failed] == [
+            *[(staff.pk, "wrong_password", "console")] * 3,
+            (staff.pk, "locked", "console"),
+        ]
+        assert actions(action="auth.locked") == ["auth.locked"]
 
     def test_sign_in_and_out_are_audited(self, db, staff):
         client = Client()
         client.post("/console/login/", {"username": "staff@example.com", "password": PASSWORD})
         client.post("/console/logout/")
-        events = AuditEvent.objects.filter(action__startswith="console.").order_by("id")
-        assert [(e.action, e.actor_id, e.subject_id) for e in events] == [
-            ("console.login", staff.pk, staff.pk),
-            ("console.logout", staff.pk, staff.pk),
+        events = AuditEvent.objects.filter(action__startswith="auth.").order_by("id")
+        assert [(e.action, e.actor_id, e.subject_id, e.details) for e in events] == [
+            ("auth.login", staff.pk, staff.pk, {"door": "console"}),
+            ("auth.logout", staff.pk, staff.pk, {"door": "console"}),
         ]
+        # A console sign-in opens a Django session, not a token session.
+        assert not staff.sessions.exists()
 
     def test_login_without_csrf_is_refused(self, db, staff):
         client = Client(enforce_csrf_checks=True)
