@@ -7,12 +7,14 @@ the port it listens on. It imports nothing of Custodian.
 --status CODE    answer CODE instead of 200 (e.g. 302 with a Location header)
 --sleep S        wait S seconds before answering
 --body-bytes N   answer with N bytes of body (streamed)
+--tls CERT KEY   speak HTTPS with this certificate
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +26,7 @@ parser.add_argument("--fail-first", type=int, default=0)
 parser.add_argument("--status", type=int, default=200)
 parser.add_argument("--sleep", type=float, default=0.0)
 parser.add_argument("--body-bytes", type=int, default=2)
+parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
 options = parser.parse_args()
 
 lock = threading.Lock()
@@ -68,5 +71,9 @@ class Handler(BaseHTTPRequestHandler):
 
 
 server = ThreadingHTTPServer(("127.0.0.1", options.port), Handler)
+if options.tls:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*options.tls)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
 print(server.server_address[1], flush=True)
 server.serve_forever()

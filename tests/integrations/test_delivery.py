@@ -3,10 +3,16 @@ receiver processes; huey runs inline and time is moved forward for the backoff."
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
 import time
 from datetime import timedelta
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from django.contrib.auth.models import Permission
 from django.test import Client
 from django.utils import timezone
@@ -238,3 +244,40 @@ def test_a_huge_answer_is_read_only_up_to_the_cap(api, user, login, receiver_fac
     assert time.monotonic() - started < 5  # 200 MB were not read
     delivery = WebhookDelivery.objects.get()
     assert delivery.status == "delivered" and delivery.last_status_code == 200
+
+
+def _self_signed(tmp_path):
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return str(cert_path), str(key_path)
+
+
+def test_tls_certificates_are_verified(api, user, login, receiver_factory, tmp_path):
+    receiver = receiver_factory("--tls", *_self_signed(tmp_path))
+    add_endpoint(f"https://127.0.0.1:{receiver.port}/hooks", "*")
+    _event(api, login)
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == "pending" and delivery.last_status_code is None
+    assert "CERTIFICATE_VERIFY_FAILED" in delivery.last_error
+    assert receiver.requests() == []
