@@ -16,6 +16,7 @@ from cryptography.x509.oid import NameOID
 from django.contrib.auth.models import Permission
 from django.test import Client
 from django.utils import timezone
+from huey.contrib.djhuey import HUEY
 
 from accounts.models import User
 from audit.models import AuditEvent
@@ -281,3 +282,12 @@ def test_tls_certificates_are_verified(api, user, login, receiver_factory, tmp_p
     assert delivery.status == "pending" and delivery.last_status_code is None
     assert "CERTIFICATE_VERIFY_FAILED" in delivery.last_error
     assert receiver.requests() == []
+
+
+def test_the_sweeper_runs_every_minute_and_retention_daily():
+    def due(when):
+        return {task.name for task in HUEY.read_periodic(when)}
+
+    assert "webhook_deliveries_requeue" in due(dt.datetime(2026, 1, 1, 12, 34))
+    assert "webhook_retention" not in due(dt.datetime(2026, 1, 1, 12, 34))
+    assert "webhook_retention" in due(dt.datetime(2026, 1, 1, 4, 23))
