@@ -57,8 +57,11 @@ def _forbidden(address: str) -> bool:
 
 def url_parse(url: str) -> tuple[str, str, int, str]:
     """Syntax only: (scheme, host, port, path with query). Raises UrlRefused."""
-    if not url or len(url) > MAX_URL_LENGTH or any(c.isspace() for c in url):
-        raise UrlRefused("Enter an http:// or https:// URL of at most 2000 characters, without spaces.")
+    if not url or len(url) > MAX_URL_LENGTH:
+        raise UrlRefused("Enter an http:// or https:// URL of at most 2000 characters.")
+    if not url.isascii() or any(c.isspace() or not c.isprintable() for c in url):
+        # What goes on the request line must be ASCII: a punycode host, a percent-encoded path.
+        raise UrlRefused("The URL may contain only printable ASCII without spaces (percent-encode the rest).")
     try:
         parts = urlsplit(url)
         port = parts.port

@@ -41,6 +41,9 @@ MALFORMED = [
     "https:///hook",
     "https://93.184.215.14:99999/hook",
     "https://93.184.215.14/ho ok",
+    "https://93.184.215.14/caf\u00e9",
+    "https://93.184.215.14/a\x00b",
+    "https://93.184.215.14/a\r\nX-Injected: 1",
     "https://93.184.215.14/" + "a" * 2000,
     "https://no-such-host.invalid/hook",
 ]
