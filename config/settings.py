@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "audit",
     "accounts",
     "gdpr",
+    "integrations",
     "console",
 ]
 
@@ -430,3 +431,19 @@ AUDIT_SEAL_LAG_SECONDS = env.int("AUDIT_SEAL_LAG_SECONDS", default=10)
 AUDIT_SEAL_EVERY_MINUTES = env.int("AUDIT_SEAL_EVERY_MINUTES", default=1)
 CONSOLE_PAGE_SIZE = env.int("CONSOLE_PAGE_SIZE", default=25)
 MIDDLEWARE += ["console.middleware.ConsoleSecurityHeadersMiddleware"]
+# --- Outbound webhooks (integrations/, docs/integration.md) ----------------------------------------------
+# URLs resolving to loopback, private, link-local or other non-public addresses are refused unless this is
+# set (SSRF); set it only when the receivers live in your own private network.
+WEBHOOKS_ALLOW_PRIVATE = env.bool("WEBHOOKS_ALLOW_PRIVATE", default=False)
+# Endpoint signing secrets are stored encrypted under a key derived from this; the fallbacks still decrypt.
+WEBHOOKS_SECRET_KEY = env.str("WEBHOOKS_SECRET_KEY", default=SECRET_KEY)
+WEBHOOKS_SECRET_KEY_FALLBACKS = env.list("WEBHOOKS_SECRET_KEY_FALLBACKS", default=[])
+WEBHOOKS_SECRET_GRACE_HOURS = env.float("WEBHOOKS_SECRET_GRACE_HOURS", default=24.0)
+WEBHOOKS_CONNECT_TIMEOUT_SECONDS = env.float("WEBHOOKS_CONNECT_TIMEOUT_SECONDS", default=3.0)
+WEBHOOKS_READ_TIMEOUT_SECONDS = env.float("WEBHOOKS_READ_TIMEOUT_SECONDS", default=10.0)
+WEBHOOKS_MAX_RESPONSE_BYTES = env.int("WEBHOOKS_MAX_RESPONSE_BYTES", default=64 * 1024)
+WEBHOOKS_BACKOFF_BASE_SECONDS = env.float("WEBHOOKS_BACKOFF_BASE_SECONDS", default=10.0)
+WEBHOOKS_BACKOFF_MAX_SECONDS = env.float("WEBHOOKS_BACKOFF_MAX_SECONDS", default=3600.0)
+# A delivery without a 2xx answer this long after it was first due (or replayed) is dead-lettered.
+WEBHOOKS_MAX_AGE_SECONDS = env.int("WEBHOOKS_MAX_AGE_SECONDS", default=24 * 3600)
+WEBHOOKS_RETENTION_DAYS = env.int("WEBHOOKS_RETENTION_DAYS", default=30)

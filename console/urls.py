@@ -1,6 +1,6 @@
 from django.urls import path
 
-from console.views import audit, auth, gdpr, users
+from console.views import audit, auth, gdpr, users, webhooks
 
 app_name = "console"
 urlpatterns = [
@@ -23,4 +23,15 @@ urlpatterns = [
     path("deletions/<uuid:request_id>/approve/", gdpr.deletion_approve, name="deletion_approve"),
     path("deletions/<uuid:request_id>/reject/", gdpr.deletion_reject, name="deletion_reject"),
     path("exports/", gdpr.exports, name="exports"),
+    path("webhooks/", webhooks.webhooks, name="webhooks"),
+    path("webhooks/<uuid:endpoint_id>/", webhooks.webhook_detail, name="webhook"),
+    path("webhooks/<uuid:endpoint_id>/edit/", webhooks.webhook_edit, name="webhook_edit"),
+    path("webhooks/<uuid:endpoint_id>/rotate/", webhooks.webhook_rotate, name="webhook_rotate"),
+    path("webhooks/<uuid:endpoint_id>/delete/", webhooks.webhook_delete, name="webhook_delete"),
+    path("webhooks/<uuid:endpoint_id>/test/", webhooks.webhook_test, name="webhook_test"),
+    path(
+        "webhooks/<uuid:endpoint_id>/deliveries/<int:delivery_id>/replay/",
+        webhooks.delivery_replay,
+        name="webhook_replay",
+    ),
 ]

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import uuid
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from django.conf import settings
@@ -60,6 +61,21 @@ def pseudonym(user_id: uuid.UUID) -> uuid.UUID:
     return uuid.UUID(bytes=digest[:16], version=4)
 
 
+# Subscribers: a higher app (webhooks) asks at ready() to hear of some actions. `record` calls them inside the
+# change's transaction, so what they write (an outbox row) commits or rolls back with the change; an action
+# nobody subscribed to costs one dict lookup. A subscriber that raises fails the change: it must not.
+Subscriber = Callable[[AuditEvent], None]
+_subscribers: dict[str, list[Subscriber]] = {}
+
+
+def subscribe(actions: Iterable[str], subscriber: Subscriber) -> None:
+    """Call `subscriber(event)` for every event of these actions, right after it is written. Idempotent."""
+    for action in actions:
+        listeners = _subscribers.setdefault(action, [])
+        if subscriber not in listeners:
+            listeners.append(subscriber)
+
+
 def record(
     action: str,
     *,
@@ -91,6 +107,8 @@ def record(
     )
     event.row_hash = row_hash(event)
     event.save(force_insert=True)
+    for subscriber in _subscribers.get(action, ()):
+        subscriber(event)
     return event
 
 
