@@ -70,6 +70,13 @@ class SocialAccountsEraser(Eraser):
         return {"social_accounts": accounts, "social_tokens": tokens}
 
 
+class AuthenticatorsEraser(Eraser):
+    """Second factors (TOTP, security keys and passkeys, recovery codes) and pending MFA challenges."""
+
+    def erase(self, ctx: ErasureContext) -> dict[str, int]:
+        return accounts_services.mfa_erase(user=ctx.user)
+
+
 class SessionsEraser(Eraser):
     def erase(self, ctx: ErasureContext) -> dict[str, int]:
         revoked = accounts_services.sessions_revoke_all(user=ctx.user, actor=None, reason=RevokeReason.ERASED)

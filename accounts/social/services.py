@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts import errors, selectors, services, tokens
+from accounts import errors, selectors, services
 from accounts.models import Session, User
 from accounts.social import providers
 from accounts.social.providers import Credentials, Identity
@@ -23,11 +23,14 @@ from core import mail
 
 logger = logging.getLogger(__name__)
 
+# amr of a provider login: "fed" (federated), a value in common use though not in RFC 8176's registry.
+FEDERATED_AMR = ("fed",)
+
 
 @dataclass(frozen=True)
 class SocialLoginResult:
-    session: Session
-    pair: tokens.TokenPair
+    # A session, or for a user with MFA the second step to take (the provider was the first factor).
+    outcome: services.Opened | services.MfaRequired
     user_created: bool
 
 
@@ -53,8 +56,8 @@ def _social_login(identity: Identity) -> SocialLoginResult:
         conflict = User.objects.by_login(identity.email).first()
         if conflict is None:
             user = _user_create(identity)
-            session, pair = services.session_open(user=user, via=identity.provider)
-            return SocialLoginResult(session=session, pair=pair, user_created=True)
+            session, pair = services.session_open(user=user, via=identity.provider, amr=FEDERATED_AMR)
+            return SocialLoginResult(outcome=services.Opened(session=session, pair=pair), user_created=True)
         # A concurrent first login with this identity may have committed its user and link between our two
         # reads above (READ COMMITTED): that user is not a conflict, it is this identity's account.
         account = _account_locked(identity)
@@ -76,8 +79,8 @@ def _login_linked(account: SocialAccount, identity: Identity) -> SocialLoginResu
         raise errors.AccountInactive()
     account.extra_data = identity.extra_data
     account.save(update_fields=["extra_data", "last_login"])
-    session, pair = services.session_open(user=user, via=identity.provider)
-    return SocialLoginResult(session=session, pair=pair, user_created=False)
+    outcome = services.session_login_continue(user=user, via=identity.provider, amr=FEDERATED_AMR)
+    return SocialLoginResult(outcome=outcome, user_created=False)
 
 
 def _account_locked(identity: Identity) -> SocialAccount | None:
@@ -142,6 +145,7 @@ def social_account_link(
     account and whether it is new; linking an identity already linked to this user changes nothing."""
     if not selectors.session_is_recent(session=session):
         raise errors.ReauthRequired(details={"max_age_seconds": settings.REAUTH_WINDOW_SECONDS})
+    services.second_factor_check(session=session, otp=None, purpose="social_link")
     identity = providers.identity_verify(provider=provider, credentials=credentials)
     try:
         with transaction.atomic():
