@@ -234,3 +234,23 @@ def test_bad_input(api, mfa_user):
     assert_error(_verify(api, "", code=code), 422, "validation_error")
     # None of it spent the token.
     assert _verify(api, token, code=code).status_code == 200
+
+
+def test_expired_challenges_are_purged_every_hour(api, mfa_user, clock):
+    from datetime import datetime
+
+    from huey.contrib.djhuey import HUEY
+
+    from accounts import tasks
+
+    mfa_token(api)
+    api.post_json("/auth/passkey/options")
+    tasks.mfa_challenges_purge.call_local()
+    assert MfaChallenge.objects.count() == 2, "live challenges stay"
+
+    clock.shift(settings.MFA_LOGIN_TIMEOUT_SECONDS + 1)
+    tasks.mfa_challenges_purge.call_local()
+
+    assert not MfaChallenge.objects.exists()
+    assert AuditEvent.objects.get(action="retention.mfa_challenges_purged").details == {"count": 2}
+    assert "mfa_challenges_purge" in {t.name for t in HUEY.read_periodic(datetime(2026, 1, 1, 5, 23))}
