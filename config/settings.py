@@ -317,7 +317,9 @@ SOCIAL_JWKS_CACHE_SECONDS = env.int("SOCIAL_JWKS_CACHE_SECONDS", default=3600)
 
 # --- Multi-factor authentication: TOTP, recovery codes, WebAuthn (docs/mfa.md) --------------------------
 # allauth's mfa app provides the Authenticator model and the TOTP, recovery-code and WebAuthn primitives; its
-# views and URLs are not mounted (the API in accounts/mfa/ is the one door). MFA_* names are allauth's own.
+# views and URLs are not mounted (the API in accounts/mfa/ is the one door). MFA_ADAPTER, MFA_SUPPORTED_TYPES,
+# MFA_PASSKEY_LOGIN_ENABLED, MFA_TOTP_*, MFA_RECOVERY_CODE_COUNT and MFA_WEBAUTHN_USER_VERIFICATION are allauth's
+# settings; the other MFA_* are Custodian's.
 MFA_ADAPTER = "accounts.mfa.adapter.MFAAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_PASSKEY_LOGIN_ENABLED = True

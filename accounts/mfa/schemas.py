@@ -35,7 +35,12 @@ Credential = Annotated[
     ),
 ]
 Token = Annotated[str, StringConstraints(min_length=1, max_length=128)]
-KeyName = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
+KeyName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64, strip_whitespace=True),
+    # Blank names are refused after stripping: the document says a name has a character other than space.
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"\S"}),
+]
 ReauthPassword = Annotated[
     Password | None,
     Field(None, description="Needed unless this session's login was within the re-auth window."),

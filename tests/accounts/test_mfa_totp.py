@@ -235,3 +235,19 @@ def test_bad_input(api, user, tokens):
     )
     assert r.status_code == 201 and Authenticator.objects.get(type="totp").user_id == user.pk
     assert User.objects.get().mfa_methods == ["totp", "recovery_codes"]
+
+
+def test_the_admin_shows_authenticators_but_changes_none(api, mfa_user):
+    from django.test import Client
+
+    root = User.objects.create_superuser(email="root@example.com", password=PASSWORD)
+    admin = Client()
+    assert admin.login(username=root.email, password=PASSWORD)
+    listed = admin.get("/admin/mfa/authenticator/")
+    assert listed.status_code == 200 and b"ada@example.com" in listed.content
+    app = Authenticator.objects.get(type="totp")
+    page = admin.get(f"/admin/mfa/authenticator/{app.pk}/change/")
+    assert page.status_code == 200 and app.data["secret"].encode() not in page.content
+    assert admin.post(f"/admin/mfa/authenticator/{app.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert admin.get("/admin/mfa/authenticator/add/").status_code == 403
+    assert Authenticator.objects.filter(pk=app.pk).exists()
