@@ -6,7 +6,15 @@ from typing import Annotated, Any, Literal
 
 from allauth.mfa.models import Authenticator
 from ninja import Schema
-from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, WithJsonSchema, model_validator
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
 
 from accounts.mfa import selectors
 from accounts.schemas import OTP_DESCRIPTION, MfaMethod, Otp, Password
@@ -188,7 +196,7 @@ class WebauthnOptionsIn(Schema):
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"passwordless": True}, {"passwordless": False}]}
     )
-    passwordless: bool = Field(
+    passwordless: StrictBool = Field(
         False,
         description="A passkey (discoverable, verifies the user, logs in on its own) rather than a key.",
     )

@@ -297,7 +297,8 @@ def test_passkey_bad_input(api):
 
 def test_webauthn_bad_input(api, user, tokens):
     access = tokens["access"]
-    assert_error(api.post_json("/me/mfa/webauthn/options", {"passwordless": "maybe"}, token=access), 422)
+    for flag in ("maybe", "true", 1):
+        assert_error(api.post_json("/me/mfa/webauthn/options", {"passwordless": flag}, token=access), 422)
     assert_error(api.post_json("/me/mfa/webauthn", {"name": "", "credential": {}}, token=access), 422)
     assert_error(api.post_json("/me/mfa/webauthn", {"name": "x" * 65, "credential": {}}, token=access), 422)
     assert_error(api.post_json("/me/mfa/webauthn", {"name": "k", "credential": []}, token=access), 422)
