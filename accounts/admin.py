@@ -8,6 +8,7 @@ import copy
 import functools
 from typing import Any, cast
 
+from allauth.mfa.models import Authenticator
 from allauth.socialaccount.admin import SocialAccountAdmin as BaseSocialAccountAdmin
 from allauth.socialaccount.models import SocialAccount
 from django.contrib import admin
@@ -146,6 +147,29 @@ admin.site.unregister(SocialAccount)
 class SocialAccountAdmin(BaseSocialAccountAdmin):
     """allauth's view of linked identities, read-only: linking and unlinking (with the last-login-method rule,
     the audit and the mail) are the user's own, through /me/social-accounts."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+# allauth.mfa registers an editor of Authenticator rows. Second factors change only through
+# accounts.services.mfa (audit, mails, User.mfa_methods), so the admin shows them and never their secrets.
+admin.site.unregister(Authenticator)
+
+
+@admin.register(Authenticator)
+class AuthenticatorAdmin(admin.ModelAdmin):
+    list_display = ("user", "type", "created_at", "last_used_at")
+    list_filter = ("type",)
+    raw_id_fields = ("user",)
+    exclude = ("data",)
+    readonly_fields = ("user", "type", "created_at", "last_used_at")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

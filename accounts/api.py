@@ -11,6 +11,7 @@ from ninja.responses import Status
 
 from accounts import schemas, selectors, services, tokens
 from accounts.auth import session_auth
+from accounts.mfa.schemas import MfaRequiredOut
 from accounts.models import RevokeReason, Session, User
 from accounts.ratelimit import ip_throttle
 from audit import selectors as audit_selectors
@@ -82,15 +83,19 @@ def email_resend(request: HttpRequest, payload: schemas.ResendIn) -> Status[dict
     operation_id="auth_login",
     summary="Log in with e-mail or username and password; opens a session",
     description=(
+        "200: the token pair. 202: the password is right and the account has MFA: no tokens yet; finish with "
+        "POST /auth/mfa/verify and the `mfa_token` (docs/mfa.md). "
         "429 `rate_limited`: too many attempts from this IP. 429 `locked`: too many failed passwords for this "
         "account; even the right password is refused until Retry-After seconds have passed."
     ),
     throttle=ip_throttle("login_ip"),
-    response={200: schemas.TokenPairOut, **errors(400, 401, 403, 422, 429)},
+    response={200: schemas.TokenPairOut, 202: MfaRequiredOut, **errors(400, 401, 403, 422, 429)},
 )
-def login(request: HttpRequest, payload: schemas.LoginIn) -> dict[str, object]:
-    session, pair = services.session_login(login=payload.login, password=payload.password)
-    return pair_out(session, pair)
+def login(request: HttpRequest, payload: schemas.LoginIn) -> dict[str, object] | Status[services.MfaRequired]:
+    outcome = services.session_login(login=payload.login, password=payload.password)
+    if isinstance(outcome, services.MfaRequired):
+        return Status(202, outcome)
+    return pair_out(outcome.session, outcome.pair)
 
 
 @auth_router.post(
@@ -173,11 +178,11 @@ def me_update(request: HttpRequest, payload: schemas.MeUpdateIn) -> User:
     "",
     operation_id="me_delete",
     summary="Delete the account (soft delete now; erasure follows after review)",
-    response={202: schemas.AcceptedOut, **errors(400, 401, 403, 413, 422)},
+    response={202: schemas.AcceptedOut, **errors(400, 401, 403, 413, 422, 429)},
 )
 def me_delete(request: HttpRequest, payload: schemas.DeleteMeIn) -> Status[dict[str, str]]:
     current = current_session(request)
-    services.user_soft_delete(session=current, password=payload.password)
+    services.user_soft_delete(session=current, password=payload.password, otp=payload.otp)
     return Status(202, {"detail": "Your account is deleted; your data will be erased after review."})
 
 
@@ -246,13 +251,14 @@ def email_change_confirm(request: HttpRequest, payload: schemas.EmailChangeConfi
     "/password",
     operation_id="me_password_change",
     summary="Change your password; ends every other session and mails an alert",
-    response={200: schemas.PasswordChangedOut, **errors(400, 401, 422, 429)},
+    response={200: schemas.PasswordChangedOut, **errors(400, 401, 403, 422, 429)},
 )
 def me_password_change(request: HttpRequest, payload: schemas.PasswordChangeIn) -> dict[str, object]:
     ended = services.password_change(
         session=current_session(request),
         current_password=payload.current_password,
         new_password=payload.new_password,
+        otp=payload.otp,
     )
     return {"detail": "Your password is changed. Your other sessions have ended.", "sessions_ended": ended}
 
@@ -269,7 +275,10 @@ def me_password_change(request: HttpRequest, payload: schemas.PasswordChangeIn) 
 )
 def me_email_change(request: HttpRequest, payload: schemas.EmailChangeIn) -> Status[dict[str, str]]:
     services.email_change_request(
-        session=current_session(request), new_email=payload.new_email, password=payload.password
+        session=current_session(request),
+        new_email=payload.new_email,
+        password=payload.password,
+        otp=payload.otp,
     )
     return Status(202, {"detail": "Confirm the change with the link we sent to the new address."})
 

@@ -194,3 +194,63 @@ class JwksUnavailable(AccountsError):
         "offline and there is no JWK set. Check a token with POST /api/v1/auth/token/verify, or configure "
         "RS256 signing keys (JWT_PRIVATE_KEY)."
     )
+
+
+# --- multi-factor authentication (accounts/mfa, docs/mfa.md) ----------------------------------------------
+
+
+class ChallengeInvalid(AccountsError):
+    status = 401
+    code = "challenge_invalid"
+    message = "This login step is unknown, expired or already used. Start the login again."
+
+
+class WrongCode(AccountsError):
+    status = 400
+    code = "wrong_code"
+    message = "The code is not correct, or it was already used."
+
+
+class WebauthnInvalid(AccountsError):
+    status = 400
+    code = "webauthn_invalid"
+    message = "The security key's answer did not verify. Try again."
+
+
+class SecondFactorRequired(AccountsError):
+    status = 403
+    code = "second_factor_required"
+    message = (
+        "Confirm this change with your second factor: send a code in `otp`, or log in again with your "
+        "second factor and retry."
+    )
+
+
+class MfaSetupExpired(AccountsError):
+    status = 409
+    code = "mfa_setup_expired"
+    message = "No enrollment is waiting for this answer, or it expired. Start it again."
+
+
+class TotpAlreadyEnabled(AccountsError):
+    status = 409
+    code = "totp_already_enabled"
+    message = "An authenticator app is already set up; remove it before setting up another."
+
+
+class MfaNotEnabled(AccountsError):
+    status = 409
+    code = "mfa_not_enabled"
+    message = "Set up an authenticator app or a security key first."
+
+
+class TooManyAuthenticators(AccountsError):
+    status = 409
+    code = "too_many_authenticators"
+    message = "You have registered as many security keys and passkeys as allowed; remove one first."
+
+
+class AuthenticatorNotFound(AccountsError):
+    status = 404
+    code = "not_found"
+    message = "No such security key or passkey."

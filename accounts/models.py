@@ -68,6 +68,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     date_joined = models.DateTimeField(default=timezone.now)
     email_verified_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # The second factors the user has on ("totp", "webauthn", "recovery_codes"), kept by accounts.services.mfa
+    # in the transaction of every change to the user's allauth Authenticator rows. A copy on the user row,
+    # so that a login and GET /me know it from the one query that loads the user.
+    mfa_methods = models.JSONField(default=list, blank=True)
 
     objects = UserManager()
 
@@ -101,6 +105,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def email_verified(self) -> bool:
         return self.email_verified_at is not None
+
+    @property
+    def mfa_enabled(self) -> bool:
+        return bool(self.mfa_methods)
 
     def get_full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
@@ -149,6 +157,9 @@ class Session(models.Model):
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True, default="")
     via = models.CharField(max_length=32, default="password")
+    # How the login that opened the session was authenticated, as RFC 8176 `amr` values (docs/mfa.md):
+    # ["pwd"], ["fed"], ["pwd", "otp", "mfa"], ["hwk", "user", "mfa"], …; access tokens carry it.
+    amr = models.JSONField(default=list, blank=True)
     expires_at = models.DateTimeField()
     refresh_hash = models.CharField(max_length=64)
     previous_refresh_hash = models.CharField(max_length=64, blank=True, default="")
@@ -169,3 +180,45 @@ class Session(models.Model):
     @property
     def is_live(self) -> bool:
         return self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class MfaChallenge(models.Model):
+    """A pending step of an MFA flow. Only the hash of a token handed to a client is stored.
+
+    - login: the first factor (password, provider) passed for a user with MFA; the `mfa_token` the client
+      sends with the second factor. `session_id` is the id of the session the login opens: inserting that
+      session spends the token (a second verify fails on the primary key). `data["webauthn"]` holds the
+      WebAuthn assertion state when the user has security keys.
+    - passkey_login: a passwordless WebAuthn login was started (no user yet); `data["webauthn"]` as above.
+    - totp_setup / webauthn_setup: an enrollment a signed-in user started (the encrypted TOTP secret, or
+      the WebAuthn registration state); one per user and kind, replaced by a new start.
+    Expired rows are deleted by the session retention job.
+    """
+
+    class Kind(models.TextChoices):
+        LOGIN = "login"
+        PASSKEY_LOGIN = "passkey_login"
+        TOTP_SETUP = "totp_setup"
+        WEBAUTHN_SETUP = "webauthn_setup"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, null=True, blank=True, related_name="mfa_challenges"
+    )
+    token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    session_id = models.UUIDField(null=True, blank=True)
+    via = models.CharField(max_length=32, blank=True, default="")
+    amr = models.JSONField(default=list, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["user", "kind"], name="accounts_mfachallenge_user_idx"),
+            models.Index(fields=["expires_at"], name="accounts_mfachallenge_exp_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} challenge {self.id}"

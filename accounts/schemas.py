@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -12,7 +12,7 @@ from ninja import Schema
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from accounts import selectors
-from accounts.models import USERNAME_PATTERN, Profile
+from accounts.models import USERNAME_PATTERN, Profile, User
 from core.schemas import PageMeta
 
 
@@ -73,6 +73,13 @@ NewPassword = Annotated[
     ),
 ]
 Name = Annotated[str, StringConstraints(max_length=150, strip_whitespace=True)]
+MfaMethod = Literal["totp", "webauthn", "recovery_codes"]
+# A second factor typed to confirm a sensitive change: a code of the authenticator app or a recovery code.
+Otp = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+OTP_DESCRIPTION = (
+    "With MFA on: a code of your authenticator app, or a recovery code. Not needed when this session's login "
+    "used your second factor within the re-auth window (else 403 `second_factor_required`)."
+)
 
 
 class RegisterIn(Schema):
@@ -164,6 +171,11 @@ class ProfileOut(Schema):
         return selectors.media_url(name=obj.avatar_thumbnail)
 
 
+class MfaSummaryOut(Schema):
+    enabled: bool = Field(..., description="Whether logins need a second factor.")
+    methods: list[MfaMethod] = Field(..., description="The second factors that are on.")
+
+
 class UserOut(Schema):
     id: uuid.UUID
     email: str
@@ -174,6 +186,11 @@ class UserOut(Schema):
     is_staff: bool
     date_joined: datetime
     profile: ProfileOut | None
+    mfa: MfaSummaryOut
+
+    @staticmethod
+    def resolve_mfa(obj: User) -> dict[str, Any]:
+        return {"enabled": obj.mfa_enabled, "methods": list(obj.mfa_methods)}
 
 
 class MeUpdateIn(Schema):
@@ -210,11 +227,19 @@ class MeUpdateIn(Schema):
 
 
 class DeleteMeIn(Schema):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"password": "correct-horse-battery"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"password": "correct-horse-battery"},
+                {"password": "correct-horse-battery", "otp": "123456"},
+            ]
+        }
+    )
     password: Password | None = Field(
         None,
         description="Required when the account has a password; social-only accounts need a recent login.",
     )
+    otp: Otp | None = Field(None, description=OTP_DESCRIPTION)
 
 
 class SessionOut(Schema):
@@ -225,6 +250,9 @@ class SessionOut(Schema):
     ip: str | None
     user_agent: str
     via: str
+    amr: list[str] = Field(
+        ..., description="How the login was authenticated (RFC 8176 values, see docs/mfa.md)."
+    )
     revoked_at: datetime | None
     revoke_reason: str
     current: bool = False
@@ -274,6 +302,7 @@ class PasswordChangeIn(Schema):
     )
     current_password: Password
     new_password: Password
+    otp: Otp | None = Field(None, description=OTP_DESCRIPTION)
 
 
 class PasswordChangedOut(Schema):
@@ -291,6 +320,7 @@ class EmailChangeIn(Schema):
     password: Annotated[str, StringConstraints(max_length=1024)] | None = Field(
         None, description="Needed unless the session was opened by a login within the re-auth window."
     )
+    otp: Otp | None = Field(None, description=OTP_DESCRIPTION)
 
 
 class EmailChangeConfirmIn(Schema):

@@ -123,6 +123,8 @@ def pair_issue(session: Session) -> TokenPair:
     refresh = SessionRefreshToken()
     refresh["sub"] = str(session.user_id)
     refresh["sid"] = str(session.id)
+    # How the session's login was authenticated (RFC 8176 values); copied into every access token.
+    refresh["amr"] = list(session.amr)
     # A refresh token never outlives its session's absolute expiry.
     refresh_exp = min(refresh.current_time + SessionRefreshToken.lifetime, session.expires_at)
     refresh.set_exp(from_time=refresh.current_time, lifetime=refresh_exp - refresh.current_time)

@@ -13,6 +13,7 @@ from ninja.errors import Throttled as NinjaThrottled
 from ninja_extra.exceptions import APIException
 
 from accounts.api import auth_router, me_router
+from accounts.mfa_api import auth_mfa_router, me_mfa_router
 from accounts.social.api import auth_social_router, me_social_router
 from config import health
 from config.openapi import CustodianAPI
@@ -185,5 +186,7 @@ api.add_router("/health", health.router)
 
 api.add_router("/auth/social", auth_social_router)
 api.add_router("/me/social-accounts", me_social_router)
+api.add_router("/auth", auth_mfa_router)
+api.add_router("/me/mfa", me_mfa_router)
 api.add_router("/gdpr", gdpr_router)
 api.add_router("/me", gdpr_consents_router)

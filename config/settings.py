@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 
@@ -46,6 +47,7 @@ INSTALLED_APPS = [
     "allauth.socialaccount.providers.google",
     "allauth.socialaccount.providers.github",
     "allauth.socialaccount.providers.facebook",
+    "allauth.mfa",
     "django_htmx",
     "template_partials",
     "huey.contrib.djhuey",
@@ -340,6 +342,34 @@ SOCIAL_GOOGLE_JWKS_URL = env.str(
 SOCIAL_GOOGLE_ISSUERS = ["https://accounts.google.com", "accounts.google.com"]
 SOCIAL_JWKS_CACHE_SECONDS = env.int("SOCIAL_JWKS_CACHE_SECONDS", default=3600)
 
+# --- Multi-factor authentication: TOTP, recovery codes, WebAuthn (docs/mfa.md) --------------------------
+# allauth's mfa app provides the Authenticator model and the TOTP, recovery-code and WebAuthn primitives; its
+# views and URLs are not mounted (the API in accounts/mfa/ is the one door). MFA_ADAPTER, MFA_SUPPORTED_TYPES,
+# MFA_PASSKEY_LOGIN_ENABLED, MFA_TOTP_*, MFA_RECOVERY_CODE_COUNT and MFA_WEBAUTHN_USER_VERIFICATION are allauth's
+# settings; the other MFA_* are Custodian's.
+MFA_ADAPTER = "accounts.mfa.adapter.MFAAdapter"
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = True
+MFA_TOTP_PERIOD = 30
+MFA_TOTP_DIGITS = 6
+# A code of the previous or the next 30-second step is accepted too (clock drift), each only once.
+MFA_TOTP_TOLERANCE = 1
+MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="Custodian")
+MFA_RECOVERY_CODE_COUNT = env.int("MFA_RECOVERY_CODE_COUNT", default=10)
+MFA_WEBAUTHN_USER_VERIFICATION = "preferred"
+# WebAuthn relying party: the domain passkeys are bound to (the client app's, not this API's) and the exact
+# origins whose pages may answer a WebAuthn challenge.
+MFA_WEBAUTHN_RP_ID = env.str("MFA_WEBAUTHN_RP_ID", default=urlsplit(FRONTEND_URL).hostname or "localhost")
+MFA_WEBAUTHN_RP_NAME = env.str("MFA_WEBAUTHN_RP_NAME", default="Custodian")
+MFA_WEBAUTHN_ORIGINS = env.list(
+    "MFA_WEBAUTHN_ORIGINS", default=[f"{urlsplit(FRONTEND_URL).scheme}://{urlsplit(FRONTEND_URL).netloc}"]
+)
+MFA_WEBAUTHN_MAX_CREDENTIALS = env.int("MFA_WEBAUTHN_MAX_CREDENTIALS", default=10)
+# Lifetime of the mfa_token of a half-done login (and of a passkey login's challenge), and of a started
+# TOTP or WebAuthn enrollment.
+MFA_LOGIN_TIMEOUT_SECONDS = env.int("MFA_LOGIN_TIMEOUT_SECONDS", default=300)
+MFA_SETUP_TIMEOUT_SECONDS = env.int("MFA_SETUP_TIMEOUT_SECONDS", default=600)
+
 # --- GDPR: exports, erasure, consent, retention (docs/gdpr.md) ------------------------------------------
 GDPR_EXPORTERS = env.list(
     "GDPR_EXPORTERS",
@@ -349,6 +379,7 @@ GDPR_EXPORTERS = env.list(
         "gdpr.exporters.ConsentsExporter",
         "gdpr.exporters.AuditEventsExporter",
         "gdpr.exporters.SocialAccountsExporter",
+        "gdpr.exporters.AuthenticatorsExporter",
         "gdpr.exporters.AvatarExporter",
     ],
 )
@@ -358,6 +389,7 @@ GDPR_ERASERS = env.list(
         "gdpr.erasers.ExportFilesEraser",
         "gdpr.erasers.AvatarEraser",
         "gdpr.erasers.SocialAccountsEraser",
+        "gdpr.erasers.AuthenticatorsEraser",
         "gdpr.erasers.SessionsEraser",
         "gdpr.erasers.ConsentsEraser",
         "gdpr.erasers.OutboxEraser",

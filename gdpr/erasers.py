@@ -37,6 +37,13 @@ class SocialAccountsEraser(Eraser):
         return social_services.social_accounts_erase(user=ctx.user)
 
 
+class AuthenticatorsEraser(Eraser):
+    """Second factors (TOTP, security keys and passkeys, recovery codes) and pending MFA challenges."""
+
+    def erase(self, ctx: ErasureContext) -> dict[str, int]:
+        return accounts_services.mfa_erase(user=ctx.user)
+
+
 class SessionsEraser(Eraser):
     def erase(self, ctx: ErasureContext) -> dict[str, int]:
         return {"sessions_revoked": accounts_services.sessions_erase(user=ctx.user)}

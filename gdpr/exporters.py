@@ -23,6 +23,7 @@ from django.core.files.storage import default_storage
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.module_loading import import_string
 
+from accounts.mfa import selectors as mfa_selectors
 from accounts.models import Profile, Session, User
 from audit.models import AuditEvent
 from gdpr.models import ConsentRecord
@@ -236,6 +237,15 @@ class SocialAccountsExporter(Exporter):
             for a in SocialAccount.objects.filter(user=ctx.user).order_by("id")
         ]
         yield Entry("social_accounts.json", lambda out: write_json(out, accounts, rows=len(accounts)))
+
+
+class AuthenticatorsExporter(Exporter):
+    """The user's second factors: type, name, dates, whether a key is a passkey, recovery codes left. Never a
+    TOTP secret, a public key or a code hash (accounts' selector leaves them out)."""
+
+    def entries(self, ctx: ExportContext) -> Iterator[Entry]:
+        rows = mfa_selectors.authenticators_export(user=ctx.user)
+        yield Entry("authenticators.json", lambda out: write_json(out, rows, rows=len(rows)))
 
 
 class AvatarExporter(Exporter):

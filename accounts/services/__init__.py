@@ -4,6 +4,28 @@ each other directly and never use each other's private names."""
 
 from accounts.services.avatar import avatar_delete, avatar_erase, avatar_set
 from accounts.services.email import email_change_confirm, email_change_request
+from accounts.services.mfa import (
+    FactorAdded,
+    LoginPassed,
+    MfaRequired,
+    PasskeyChallenge,
+    TotpSetup,
+    WebauthnSetup,
+    mfa_challenges_purge,
+    mfa_erase,
+    mfa_login_challenge,
+    mfa_login_verify,
+    passkey_login_begin,
+    passkey_login_verify,
+    recovery_codes_regenerate,
+    totp_disable,
+    totp_enable,
+    totp_setup_begin,
+    webauthn_add,
+    webauthn_remove,
+    webauthn_rename,
+    webauthn_setup_begin,
+)
 from accounts.services.passwords import (
     password_change,
     password_reset_confirm,
@@ -12,7 +34,13 @@ from accounts.services.passwords import (
     password_reset_uid,
     password_set,
 )
-from accounts.services.reauth import credentials_check, password_confirm, reauth_check
+from accounts.services.reauth import (
+    credentials_check,
+    password_confirm,
+    reauth_check,
+    second_factor_check,
+    second_factor_confirm,
+)
 from accounts.services.registration import (
     email_verification_key,
     email_verification_resend,
@@ -22,7 +50,11 @@ from accounts.services.registration import (
     verification_mail_enqueue,
 )
 from accounts.services.sessions import (
+    Opened,
     session_login,
+    session_login_continue,
+    session_login_mfa,
+    session_login_passkey,
     session_open,
     session_revoke,
     session_revoke_for_user,
@@ -45,6 +77,13 @@ from accounts.services.users import (
 )
 
 __all__ = [
+    "FactorAdded",
+    "LoginPassed",
+    "MfaRequired",
+    "Opened",
+    "PasskeyChallenge",
+    "TotpSetup",
+    "WebauthnSetup",
     "avatar_delete",
     "avatar_erase",
     "avatar_set",
@@ -55,6 +94,12 @@ __all__ = [
     "email_verification_resend",
     "email_verification_send",
     "email_verify",
+    "mfa_challenges_purge",
+    "mfa_erase",
+    "mfa_login_challenge",
+    "mfa_login_verify",
+    "passkey_login_begin",
+    "passkey_login_verify",
     "password_change",
     "password_confirm",
     "password_reset_confirm",
@@ -63,7 +108,13 @@ __all__ = [
     "password_reset_uid",
     "password_set",
     "reauth_check",
+    "recovery_codes_regenerate",
+    "second_factor_check",
+    "second_factor_confirm",
     "session_login",
+    "session_login_continue",
+    "session_login_mfa",
+    "session_login_passkey",
     "session_open",
     "session_revoke",
     "session_revoke_for_user",
@@ -75,6 +126,9 @@ __all__ = [
     "staff_login",
     "staff_logout",
     "token_refresh",
+    "totp_disable",
+    "totp_enable",
+    "totp_setup_begin",
     "user_access_set",
     "user_deactivate",
     "user_erase",
@@ -83,4 +137,8 @@ __all__ = [
     "user_soft_delete",
     "user_update",
     "verification_mail_enqueue",
+    "webauthn_add",
+    "webauthn_remove",
+    "webauthn_rename",
+    "webauthn_setup_begin",
 ]

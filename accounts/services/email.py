@@ -28,11 +28,15 @@ def _fingerprint(user: User) -> str:
     return hashlib.sha256(state.encode()).hexdigest()[:24]
 
 
-def email_change_request(*, session: Session, new_email: str, password: str | None = None) -> str:
+def email_change_request(
+    *, session: Session, new_email: str, password: str | None = None, otp: str | None = None
+) -> str:
     """Mail a confirmation link to `new_email` and a notice to the current address. Nothing changes until
     the link is used. Returns the normalised new address."""
     user = session.user
-    reauth.reauth_check(session=session, password=password, purpose="email_change", password_required=False)
+    reauth.reauth_check(
+        session=session, password=password, purpose="email_change", password_required=False, otp=otp
+    )
     new_email = User.objects.normalize_email(new_email.strip())
     if new_email.lower() == user.email.lower():
         raise errors.ValidationFailed({"new_email": ["This is already your e-mail address."]})

@@ -111,12 +111,15 @@ def password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
     return locked
 
 
-def password_change(*, session: Session, current_password: str, new_password: str) -> int:
+def password_change(
+    *, session: Session, current_password: str, new_password: str, otp: str | None = None
+) -> int:
     """Change the password of the session's user. Ends every other session (the current one stays) and
     mails an alert. The current password is checked by the one re-auth check (wrong ones count toward the
-    lockout). Returns the sessions ended."""
+    lockout), and for a user with MFA the second factor too. Returns the sessions ended."""
     user = session.user
     reauth.password_confirm(user=user, password=current_password, purpose="password_change")
+    reauth.second_factor_check(session=session, otp=otp, purpose="password_change")
     if user.check_password(new_password):
         raise errors.ValidationFailed(
             {"new_password": ["The new password must differ from the current one."]}

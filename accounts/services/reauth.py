@@ -9,14 +9,21 @@ account deletion, social link, MFA changes).
   unknown login is counted by its lower-cased text, so a lock says nothing about existence.
 - One audit vocabulary: `auth.login_failed` / `auth.locked` for logins, `auth.reauth_failed` for
   re-authentication, with `details.door` (api, console, admin) or `details.purpose`.
+- The second factor (TOTP code, recovery code, WebAuthn key) has its one check too, second_factor_confirm:
+  wrong codes count toward the same lockout, with the same vocabulary (`details.reason` wrong_code).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+from allauth.mfa.models import Authenticator
 from django.conf import settings
 
 from accounts import errors, ratelimit, selectors
 from accounts.models import Session, User
+from accounts.services import factors
 from audit import services as audit
 
 
@@ -83,11 +90,18 @@ def password_confirm(*, user: User, password: str, purpose: str) -> None:
     ratelimit.lockout_reset(account)
 
 
-def reauth_check(*, session: Session, password: str | None, purpose: str, password_required: bool) -> None:
+def reauth_check(
+    *,
+    session: Session,
+    password: str | None,
+    purpose: str,
+    password_required: bool,
+    otp: str | None = None,
+) -> None:
     """The re-authentication rule of sensitive changes. A user with a password gives it (or, where
     `password_required` is False, may instead be on a session opened by a login within
     REAUTH_WINDOW_SECONDS). A user without a usable password (signed up through a provider) must be on
-    such a recent session."""
+    such a recent session. A user with MFA also proves the second factor (second_factor_check)."""
     user = session.user
     if password:
         if not user.has_usable_password():
@@ -96,11 +110,77 @@ def reauth_check(*, session: Session, password: str | None, purpose: str, passwo
                 details={"max_age_seconds": settings.REAUTH_WINDOW_SECONDS},
             )
         password_confirm(user=user, password=password, purpose=purpose)
-        return
-    if password_required and user.has_usable_password():
-        raise errors.ValidationFailed({"password": ["Your password is required for this change."]})
-    if not selectors.session_is_recent(session=session):
-        raise errors.ReauthRequired(
-            "Send your password, or log in again, to confirm it is you.",
-            details={"max_age_seconds": settings.REAUTH_WINDOW_SECONDS},
+    else:
+        if password_required and user.has_usable_password():
+            raise errors.ValidationFailed({"password": ["Your password is required for this change."]})
+        if not selectors.session_is_recent(session=session):
+            raise errors.ReauthRequired(
+                "Send your password, or log in again, to confirm it is you.",
+                details={"max_age_seconds": settings.REAUTH_WINDOW_SECONDS},
+            )
+    second_factor_check(session=session, otp=otp, purpose=purpose)
+
+
+# --- the second factor -----------------------------------------------------------------------------------
+
+
+def second_factor_confirm(
+    *,
+    user: User,
+    purpose: str,
+    code: str | None = None,
+    credential: dict[str, Any] | None = None,
+    state: dict[str, Any] | None = None,
+    authenticators: Sequence[Authenticator] | None = None,
+    door: str | None = None,
+) -> factors.FactorUsed:
+    """The one check of a second factor, as password_confirm is of passwords: a TOTP or recovery `code`, or
+    a WebAuthn `credential` answering `state`. Wrong answers count toward the same lockout as wrong
+    passwords, whichever door they came through; while the account is locked even a right one is refused.
+
+    With `door` (api, console, …) this is the second step of a login and failures are audited as
+    `auth.login_failed`; without, a re-authentication (`auth.reauth_failed` with `purpose`). Returns the
+    factor used; raises AccountLocked, WrongCode or WebauthnInvalid."""
+    account = _account(user, "")
+
+    def failed(reason: str) -> None:
+        if door is not None:
+            details = {"reason": reason, "door": door, "step": "mfa"}
+            audit.record("auth.login_failed", subject=user, details=details)
+        else:
+            details = {"reason": reason, "purpose": purpose}
+            audit.record("auth.reauth_failed", actor=user, subject=user, details=details)
+
+    retry_after = ratelimit.lockout_retry_after(account)
+    if retry_after is not None:
+        failed("locked")
+        raise errors.AccountLocked(retry_after)
+    if code is not None:
+        used = factors.code_check(user=user, code=code, authenticators=authenticators)
+    else:
+        used = factors.assertion_check(
+            user=user, credential=credential or {}, state=state, authenticators=authenticators
         )
+    if used is None:
+        failed("wrong_code" if code is not None else "webauthn_refused")
+        _failure(account, user=user)
+        raise errors.WrongCode() if code is not None else errors.WebauthnInvalid()
+    ratelimit.lockout_reset(account)
+    return used
+
+
+def second_factor_check(*, session: Session, otp: str | None, purpose: str) -> None:
+    """Step-up for a user with MFA: a sensitive change needs the second factor too, either as `otp` (a TOTP
+    or recovery code, checked by second_factor_confirm) or by being on a session whose login used a second
+    factor (its amr has "mfa") within REAUTH_WINDOW_SECONDS. Users without MFA pass."""
+    user = session.user
+    if not user.mfa_enabled:
+        return
+    if otp:
+        second_factor_confirm(user=user, code=otp, purpose=purpose)
+        return
+    if "mfa" in session.amr and selectors.session_is_recent(session=session):
+        return
+    raise errors.SecondFactorRequired(
+        details={"methods": list(user.mfa_methods), "max_age_seconds": settings.REAUTH_WINDOW_SECONDS}
+    )

@@ -5,29 +5,78 @@ from __future__ import annotations
 import hmac
 import logging
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts import errors, selectors, tokens
 from accounts.models import RevokeReason, Session, User
-from accounts.services import reauth
+from accounts.services import mfa, reauth
 from audit import services as audit
 from core import context, mail
 
 logger = logging.getLogger(__name__)
 
 
-def session_login(*, login: str, password: str) -> tuple[Session, tokens.TokenPair]:
+@dataclass(frozen=True)
+class Opened:
+    session: Session
+    pair: tokens.TokenPair
+
+
+def session_login(*, login: str, password: str) -> Opened | mfa.MfaRequired:
     """API password login: the one credential check, then `email_not_verified` (told only to someone who
-    knows the password), then a new session."""
+    knows the password), then a new session, or for a user with MFA the second step."""
     user = reauth.credentials_check(login=login, password=password, door="api")
     if not user.email_verified:
         raise errors.EmailNotVerified()
-    return session_open(user=user, via="password")
+    return session_login_continue(user=user, via="password", amr=["pwd"])
+
+
+def session_login_continue(*, user: User, via: str, amr: Sequence[str]) -> Opened | mfa.MfaRequired:
+    """After the first factor of an API login (password, provider): a session, or for a user with MFA an
+    `mfa_token` for the second step (POST /auth/mfa/verify)."""
+    if user.mfa_enabled:
+        return mfa.mfa_login_challenge(user=user, via=via, amr=amr, door="api")
+    session, pair = session_open(user=user, via=via, amr=amr)
+    return Opened(session=session, pair=pair)
+
+
+def _open_reserved(passed: mfa.LoginPassed) -> Opened:
+    """Open the session whose id the login challenge reserved. Inserting it spends the challenge: a second
+    verify of the same token (also a concurrent one) fails on the primary key."""
+    details = {"factor": passed.factor.method, "authenticator_id": passed.factor.authenticator.pk}
+    try:
+        session, pair = session_open(
+            user=passed.user, via=passed.via, amr=passed.amr, session_id=passed.session_id, details=details
+        )
+    except IntegrityError:
+        raise errors.ChallengeInvalid()
+    return Opened(session=session, pair=pair)
+
+
+def session_login_mfa(
+    *, mfa_token: str, code: str | None = None, credential: dict[str, Any] | None = None
+) -> Opened:
+    """The second step of an API login: a TOTP or recovery code, or a WebAuthn assertion; then the session."""
+    passed = mfa.mfa_login_verify(
+        mfa_token=mfa_token, code=code, credential=credential, door="api", spend=False
+    )
+    return _open_reserved(passed)
+
+
+def session_login_passkey(*, passkey_token: str, credential: dict[str, Any]) -> Opened:
+    """A passwordless login with a passkey (both factors at once); then the session."""
+    passed = mfa.passkey_login_verify(
+        passkey_token=passkey_token, credential=credential, door="api", spend=False
+    )
+    return _open_reserved(passed)
 
 
 def staff_login(*, login: str, password: str, door: str) -> User:
@@ -68,15 +117,27 @@ def _new_sign_in_mail(user: User, ctx: context.RequestContext, now: datetime) ->
     )
 
 
-def session_open(*, user: User, via: str) -> tuple[Session, tokens.TokenPair]:
+def session_open(
+    *,
+    user: User,
+    via: str,
+    amr: Sequence[str] = (),
+    session_id: uuid.UUID | None = None,
+    details: dict[str, Any] | None = None,
+) -> tuple[Session, tokens.TokenPair]:
+    """A new session for a user who passed a login: `via` names the door's first factor (password, a
+    provider, passkey), `amr` how the login was authenticated (the access token carries it). `session_id`
+    is given when the id was reserved earlier (a login challenge); `details` go into the auth.login event."""
     ctx = context.current()
     now = timezone.now()
     with transaction.atomic():
         if settings.NEW_SIGNIN_MAIL:
             _new_sign_in_mail(user, ctx, now)
         session = Session(
+            id=session_id or uuid.uuid4(),
             user=user,
             via=via,
+            amr=list(amr),
             ip=ctx.ip,
             user_agent=ctx.user_agent[:512],
             created_at=now,
@@ -89,7 +150,10 @@ def session_open(*, user: User, via: str) -> tuple[Session, tokens.TokenPair]:
         # last_login also invalidates outstanding password-reset tokens (Django's generator hashes it).
         User.objects.filter(pk=user.pk).update(last_login=now)
         audit.record(
-            "auth.login", actor=user, subject=user, details={"session_id": str(session.id), "via": via}
+            "auth.login",
+            actor=user,
+            subject=user,
+            details={"session_id": str(session.id), "via": via, "amr": list(amr), **(details or {})},
         )
     return session, pair
 

@@ -64,15 +64,17 @@ def user_update(*, user: User, actor: User, changes: dict[str, Any]) -> User:
     return user
 
 
-def user_soft_delete(*, session: Session, password: str | None) -> User:
+def user_soft_delete(*, session: Session, password: str | None, otp: str | None = None) -> User:
     """Soft delete: login ends now, e-mail and username are free to register again, every session is
     revoked. The deletion publishes SOFT_DELETED_TOPIC in its own transaction, so the erasure request
     (opened by gdpr's handler) cannot be lost.
 
     The user re-authenticates: with their password if they have one (wrong ones count toward the lockout),
-    else on a session opened by a login within the re-auth window."""
+    else on a session opened by a login within the re-auth window; with MFA, the second factor too."""
     user = actor = session.user
-    reauth.reauth_check(session=session, password=password, purpose="account_delete", password_required=True)
+    reauth.reauth_check(
+        session=session, password=password, purpose="account_delete", password_required=True, otp=otp
+    )
     now = timezone.now()
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)

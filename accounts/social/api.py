@@ -11,7 +11,9 @@ from ninja.responses import Status
 
 from accounts.api import current_session, pair_out
 from accounts.auth import session_auth
+from accounts.mfa.schemas import MfaRequiredOut
 from accounts.ratelimit import ip_throttle
+from accounts.services import MfaRequired
 from accounts.social import schemas, selectors, services
 from accounts.social.providers import Credentials
 from core.pagination import PageParams, page
@@ -22,7 +24,7 @@ me_social_router = Router(tags=["me"], auth=session_auth)
 
 
 def _credentials(payload: schemas.SocialCredentialsIn) -> Credentials:
-    return Credentials(**payload.model_dump(exclude={"password"}))
+    return Credentials(**payload.model_dump(exclude={"password", "otp"}))
 
 
 @auth_social_router.post(
@@ -32,17 +34,24 @@ def _credentials(payload: schemas.SocialCredentialsIn) -> Credentials:
     description=(
         "google: `id_token`; github: `access_token`, or `code` + `redirect_uri`; facebook: `access_token`. "
         "An e-mail that belongs to an existing account answers 409 `email_conflict`: log in to that account "
-        "and link the provider with POST /me/social-accounts/{provider}."
+        "and link the provider with POST /me/social-accounts/{provider}. 202: the account has MFA; finish "
+        "with POST /auth/mfa/verify and the `mfa_token` (docs/mfa.md)."
     ),
     # Shares the per-IP login budget with password login: each attempt costs calls to the provider.
     throttle=ip_throttle("login_ip"),
-    response={200: schemas.SocialLoginOut, **errors(400, 403, 404, 409, 422, 429, 502)},
+    response={
+        200: schemas.SocialLoginOut,
+        202: MfaRequiredOut,
+        **errors(400, 403, 404, 409, 422, 429, 502),
+    },
 )
 def social_login(
     request: HttpRequest, provider: str, payload: schemas.SocialCredentialsIn
-) -> dict[str, object]:
+) -> dict[str, object] | Status[MfaRequired]:
     result = services.social_login(provider=provider, credentials=_credentials(payload))
-    return {**pair_out(result.session, result.pair), "user_created": result.user_created}
+    if isinstance(result.outcome, MfaRequired):
+        return Status(202, result.outcome)
+    return {**pair_out(result.outcome.session, result.outcome.pair), "user_created": result.user_created}
 
 
 @me_social_router.get(
@@ -95,5 +104,6 @@ def me_social_accounts_link(
         provider=provider,
         credentials=_credentials(payload),
         password=payload.password,
+        otp=payload.otp,
     )
     return Status(201 if created else 200, account)

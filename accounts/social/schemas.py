@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from ninja import Schema
 from pydantic import ConfigDict, Field, StringConstraints
 
-from accounts.schemas import TokenPairOut
+from accounts.schemas import OTP_DESCRIPTION, Otp, TokenPairOut
 from core.schemas import PageMeta
 
 Token = Annotated[str, StringConstraints(min_length=1, max_length=8192)]
@@ -46,6 +46,7 @@ class SocialLinkIn(SocialCredentialsIn):
             "re-auth window. Wrong passwords count toward the account's login lockout."
         ),
     )
+    otp: Otp | None = Field(None, description=OTP_DESCRIPTION)
 
 
 class SocialLoginOut(TokenPairOut):

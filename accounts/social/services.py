@@ -14,7 +14,7 @@ from allauth.socialaccount.models import SocialAccount, SocialToken
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts import errors, services, tokens
+from accounts import errors, services
 from accounts.models import Session, User
 from accounts.social import providers
 from accounts.social.providers import Credentials, Identity
@@ -23,11 +23,14 @@ from core import mail
 
 logger = logging.getLogger(__name__)
 
+# amr of a provider login: "fed" (federated), a value in common use though not in RFC 8176's registry.
+FEDERATED_AMR = ("fed",)
+
 
 @dataclass(frozen=True)
 class SocialLoginResult:
-    session: Session
-    pair: tokens.TokenPair
+    # A session, or for a user with MFA the second step to take (the provider was the first factor).
+    outcome: services.Opened | services.MfaRequired
     user_created: bool
 
 
@@ -53,8 +56,8 @@ def _social_login(identity: Identity) -> SocialLoginResult:
         conflict = User.objects.by_login(identity.email).first()
         if conflict is None:
             user = _user_create(identity)
-            session, pair = services.session_open(user=user, via=identity.provider)
-            return SocialLoginResult(session=session, pair=pair, user_created=True)
+            session, pair = services.session_open(user=user, via=identity.provider, amr=FEDERATED_AMR)
+            return SocialLoginResult(outcome=services.Opened(session=session, pair=pair), user_created=True)
         # A concurrent first login with this identity may have committed its user and link between our two
         # reads above (READ COMMITTED): that user is not a conflict, it is this identity's account.
         account = _account_locked(identity)
@@ -76,8 +79,8 @@ def _login_linked(account: SocialAccount, identity: Identity) -> SocialLoginResu
         raise errors.AccountInactive()
     account.extra_data = identity.extra_data
     account.save(update_fields=["extra_data", "last_login"])
-    session, pair = services.session_open(user=user, via=identity.provider)
-    return SocialLoginResult(session=session, pair=pair, user_created=False)
+    outcome = services.session_login_continue(user=user, via=identity.provider, amr=FEDERATED_AMR)
+    return SocialLoginResult(outcome=outcome, user_created=False)
 
 
 def _account_locked(identity: Identity) -> SocialAccount | None:
@@ -136,12 +139,21 @@ def _user_create(identity: Identity) -> User:
 
 
 def social_account_link(
-    *, user: User, session: Session, provider: str, credentials: Credentials, password: str | None
+    *,
+    user: User,
+    session: Session,
+    provider: str,
+    credentials: Credentials,
+    password: str | None,
+    otp: str | None = None,
 ) -> tuple[SocialAccount, bool]:
     """Link a provider identity to `user`, who re-authenticates first: with their password (wrong ones count
-    toward the lockout) or on a session opened by a login within the re-auth window. Returns the account
+    toward the lockout) or on a session opened by a login within the re-auth window, and with their second
+    factor too if they have one (`otp`, or a recent login that used it). Returns the account
     and whether it is new; linking an identity already linked to this user changes nothing."""
-    services.reauth_check(session=session, password=password, purpose="social_link", password_required=False)
+    services.reauth_check(
+        session=session, password=password, otp=otp, purpose="social_link", password_required=False
+    )
     identity = providers.identity_verify(provider=provider, credentials=credentials)
     try:
         with transaction.atomic():

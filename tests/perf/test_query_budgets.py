@@ -72,3 +72,54 @@ def test_failed_login_within_the_login_budget(api: ApiClient, user, within_budge
     with within_budget(5):
         r = api.post_json("/auth/token", {"login": user.email, "password": "wrong-password-1"})
     assert r.status_code == 401
+
+
+# --- a login with MFA: each step within the login's budget ---------------------------------------------------
+
+
+def test_mfa_login_within_five_queries_per_step(
+    api: ApiClient, user, tokens, within_budget, time_machine
+) -> None:
+    from tests.support.mfa import Clock, totp_code, totp_enroll
+
+    clock = Clock(time_machine)
+    secret = totp_enroll(api, tokens["access"])["secret"]
+    for _ in range(2):
+        clock.step()
+        with within_budget(5):  # user; the challenge and its audit event
+            r = api.post_json("/auth/token", {"login": user.email, "password": PASSWORD})
+        assert r.status_code == 202, r.content
+        with within_budget(
+            5
+        ):  # challenge + user + authenticators; the code spent; session, last_login, audit
+            r = api.post_json(
+                "/auth/mfa/verify", {"mfa_token": r.json()["mfa_token"], "code": totp_code(secret)}
+            )
+        assert r.status_code == 200, r.content
+
+
+def test_security_key_and_passkey_logins_within_five_queries_per_step(
+    api: ApiClient, user, tokens, within_budget
+) -> None:
+    from tests.support.mfa import authenticator, key_enroll
+
+    device = authenticator()
+    assert key_enroll(api, tokens["access"], device, passwordless=True).status_code == 201
+    with within_budget(5):  # user, the user's keys; the challenge and its audit event
+        r = api.post_json("/auth/token", {"login": user.email, "password": PASSWORD})
+    challenge = r.json()
+    with within_budget(5):  # challenge + user + keys; the key's last use; session, last_login, audit
+        r = api.post_json(
+            "/auth/mfa/verify",
+            {"mfa_token": challenge["mfa_token"], "credential": device.get(challenge["webauthn"])},
+        )
+    assert r.status_code == 200, r.content
+
+    with within_budget(5, transactions=0):  # the challenge
+        options = api.post_json("/auth/passkey/options").json()
+    with within_budget(5):
+        r = api.post_json(
+            "/auth/passkey/verify",
+            {"passkey_token": options["passkey_token"], "credential": device.get(options["public_key"])},
+        )
+    assert r.status_code == 200, r.content

@@ -411,3 +411,47 @@ def test_export_request_and_download_flow(sdk: Sdk) -> None:
 
     unknown = sdk.call("gdpr_export_download", sdk.client(), **{download_params[0]: "x" * 43})
     _error(unknown, sdk, 404, "not_found")
+
+
+def test_mfa_login_flow(sdk: Sdk) -> None:
+    """A user turns TOTP on and logs in through the MFA step: the login answers the typed MfaRequiredOut
+    (202), the verify the token pair, a wrong code a typed ErrorOut."""
+    import pyotp
+
+    m = sdk.models
+    email = "totp.sdk@example.com"
+    _verified_user(sdk, email)
+    client = sdk.client(_login(sdk, email).access)
+
+    setup = sdk.op("mfa_totp_setup").sync(client=client)
+    assert isinstance(setup, m.TotpSetupOut), setup
+    assert setup.otpauth_uri.startswith("otpauth://totp/") and setup.qr_code.startswith("data:image/svg+xml")
+    app = pyotp.TOTP(setup.secret, digits=setup.digits, interval=setup.period)
+    enabled = sdk.op("mfa_totp_enable").sync(
+        client=client, body=m.TotpEnableIn(code=app.now(), password=PASSWORD)
+    )
+    assert isinstance(enabled, m.FactorAddedOut), enabled
+    assert enabled.authenticator.type_ == "totp" and len(enabled.recovery_codes) == 10
+
+    challenge = sdk.op("auth_login").sync(client=sdk.client(), body=m.LoginIn(login=email, password=PASSWORD))
+    assert isinstance(challenge, m.MfaRequiredOut), challenge
+    assert challenge.mfa_token and [str(x) for x in challenge.methods] == ["totp", "recovery_codes"]
+
+    wrong = sdk.op("auth_mfa_verify").sync_detailed(
+        client=sdk.client(), body=m.MfaVerifyIn(mfa_token=challenge.mfa_token, code="000000")
+    )
+    _error(wrong, sdk, 400, "wrong_code")
+    # The code of the enrollment's step is spent; the next step's is accepted (one step of drift allowed).
+    pair = sdk.op("auth_mfa_verify").sync(
+        client=sdk.client(),
+        body=m.MfaVerifyIn(mfa_token=challenge.mfa_token, code=app.at(time.time() + setup.period)),
+    )
+    assert isinstance(pair, m.TokenPairOut), pair
+    me = sdk.op("me_get").sync(client=sdk.client(pair.access))
+    assert isinstance(me, m.UserOut) and me.mfa.enabled is True
+
+    spent = sdk.op("auth_mfa_verify").sync_detailed(
+        client=sdk.client(),
+        body=m.MfaVerifyIn(mfa_token=challenge.mfa_token, code=enabled.recovery_codes[0]),
+    )
+    _error(spent, sdk, 401, "challenge_invalid")
