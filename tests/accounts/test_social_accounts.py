@@ -12,7 +12,12 @@ from accounts.models import Session, User
 from accounts.social import selectors
 from audit.models import AuditEvent
 from tests.accounts import test_social_support as fake
-from tests.accounts.test_social_support import GITHUB_USER_URL, github_user, google_id_token
+from tests.accounts.test_social_support import (
+    GITHUB_USER_URL,
+    github_app_token,
+    github_user,
+    google_id_token,
+)
 from tests.conftest import PASSWORD, actions, assert_error, outbox_to
 
 social_apps, rsps, google = fake.social_apps, fake.rsps, fake.google
@@ -137,6 +142,7 @@ def test_linking_needs_a_bearer_token(api, rsps):
 
 
 def test_linking_reports_provider_errors(api, rsps, user, tokens):
+    github_app_token(rsps)
     rsps.get(GITHUB_USER_URL, status=500)
     link = {"access_token": "gho_valid"}
     assert_error(
