@@ -105,7 +105,7 @@ def token_refresh(request: HttpRequest, payload: schemas.RefreshIn) -> dict[str,
 @auth_router.post(
     "/token/verify",
     operation_id="auth_token_verify",
-    summary="Check that a token is valid and its session live",
+    summary="Check that a token would be accepted now: valid, its session live, a refresh token not yet spent",
     response={200: schemas.TokenVerifyOut, **errors(400, 401, 422, 429)},
 )
 def token_verify(request: HttpRequest, payload: schemas.TokenVerifyIn) -> dict[str, object]:
