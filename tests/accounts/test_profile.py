@@ -58,7 +58,9 @@ def test_patch_answers_what_was_saved(api, user, tokens):
     for field in ("phone", "birth_date", "website", "bio", "locale"):
         assert first.json()["profile"][field] == FULL[field], field
 
-    second = patch(api, tokens["access"], {"bio": "Second thoughts.", "locale": "fr", "first_name": "Augusta"})
+    second = patch(
+        api, tokens["access"], {"bio": "Second thoughts.", "locale": "fr", "first_name": "Augusta"}
+    )
 
     body = second.json()
     assert body["profile"]["bio"] == "Second thoughts." and body["profile"]["locale"] == "fr"

@@ -339,7 +339,7 @@ def test_github_link_refuses_a_token_of_another_app(api, rsps, make_user, login)
     github_user(rsps, token="gho_other_app", app_check=False)
     github_app_token(rsps, token="gho_other_app", client_id="someone-elses-client-id")
 
-    r = api.call("post", "/me/social-accounts/github", {"access_token": "gho_other_app"}, token=access)
+    r = api.call("post", "/me/social-accounts/github/link", {"access_token": "gho_other_app"}, token=access)
 
     assert_error(r, 400, "invalid_provider_token")
     assert not SocialAccount.objects.exists()

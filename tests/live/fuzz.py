@@ -44,7 +44,7 @@ SESSION_ENDING = {
 # (method or "*", path regex): operations that call outside providers (Google, GitHub, Facebook).
 OUTSIDE_PROVIDERS = [
     ("*", re.compile(r"^/api/v1/auth/social/")),
-    ("post", re.compile(r"^/api/v1/me/social-accounts/\{[^}]+\}$")),
+    ("post", re.compile(r"^/api/v1/me/social-accounts/\{[^}]+\}/link$")),
 ]
 # Share of the budget per pass.
 SHARES = {"anonymous": 0.45, "user": 0.35, "staff": 0.20}
