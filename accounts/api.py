@@ -261,15 +261,17 @@ def me_password_change(request: HttpRequest, payload: schemas.PasswordChangeIn) 
     summary="Start an e-mail change: a confirmation link goes to the new address",
     description=(
         "Needs `password`, unless this session was opened by a login within the re-auth window "
-        "(403 `reauth_required`). The address changes only when the link is used."
+        "(403 `reauth_required`). The address changes only when the link is used. The answer is 202 "
+        "whether or not the address is free (a taken address gets a notice to its owner, not a link). "
+        "429 `rate_limited`: too many requests for this account or this address."
     ),
-    response={202: schemas.AcceptedOut, **errors(400, 401, 403, 409, 422, 429)},
+    response={202: schemas.AcceptedOut, **errors(400, 401, 403, 422, 429)},
 )
 def me_email_change(request: HttpRequest, payload: schemas.EmailChangeIn) -> Status[dict[str, str]]:
     services.email_change_request(
         session=_current(request), new_email=payload.new_email, password=payload.password
     )
-    return Status(202, {"detail": "Confirm the change with the link we sent to the new address."})
+    return Status(202, {"detail": "If the address can be used, a confirmation link is on its way to it."})
 
 
 @me_router.put(

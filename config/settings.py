@@ -381,6 +381,9 @@ RATE_LIMITS = {
         "resend_address": "3/hour",
         "password_reset_ip": "10/hour",
         "password_reset_address": "3/hour",
+        # POST /me/email mails an address the requester chose: per account, and per target address.
+        "email_change_account": "5/hour",
+        "email_change_address": "3/hour",
     }.items()
 }
 # Login lockout: this many failed passwords for one account (e-mail or username, any letter case) within

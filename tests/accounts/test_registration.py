@@ -69,6 +69,15 @@ def test_verify_key_expires_and_rejects_tampering(api: ApiClient) -> None:
     assert User.objects.get(email="ada@example.com").email_verified_at is None
 
 
+def test_verification_mail_carries_nothing_the_registrant_wrote(api: ApiClient) -> None:
+    """Anyone can register any address: the mail to it must not deliver the registrant's text."""
+    body = {"email": "stranger@example.com", "password": PASSWORD, "first_name": "Claim your prize at evil"}
+    assert api.post_json("/auth/register", body).status_code == 201
+
+    [message] = outbox_to("stranger@example.com")
+    assert "evil" not in message.subject + message.body + message.alternatives[0][0]
+
+
 def test_resend_answers_the_same_for_unknown_verified_and_unverified(api: ApiClient, make_user) -> None:
     make_user("done@example.com", verified=True)
     api.post_json("/auth/register", {"email": "new@example.com", "password": PASSWORD})
