@@ -374,6 +374,8 @@ RATE_LIMIT_ENABLED = env.bool("RATE_LIMIT_ENABLED", default=True)
 RATE_LIMITS = {
     scope: env.str(f"RATE_LIMIT_{scope.upper()}", default=default)
     for scope, default in {
+        # Every anonymous API request per client IP, on top of the limits below (bearer requests: not counted).
+        "anon_ip": "300/min",
         "login_ip": "10/min",
         "register_ip": "10/hour",
         "register_address": "10/hour",
