@@ -4,6 +4,7 @@ from gdpr.services.consent import consent_set
 from gdpr.services.erasure import erasure_run
 from gdpr.services.exports import (
     export_download,
+    export_download_check,
     export_download_url,
     export_run,
     export_token,
@@ -32,6 +33,7 @@ __all__ = [
     "erasure_run",
     "erasures_enqueue_due",
     "export_download",
+    "export_download_check",
     "export_download_url",
     "export_run",
     "export_token",
