@@ -112,7 +112,7 @@ def token_refresh(request: HttpRequest, payload: schemas.RefreshIn) -> dict[str,
 @auth_router.post(
     "/token/verify",
     operation_id="auth_token_verify",
-    summary="Check that a token is valid and its session live",
+    summary="Check that a token would be accepted now: valid, its session live, a refresh token not yet spent",
     response={200: schemas.TokenVerifyOut, **errors(400, 401, 422, 429)},
 )
 def token_verify(request: HttpRequest, payload: schemas.TokenVerifyIn) -> dict[str, object]:
@@ -269,9 +269,11 @@ def me_password_change(request: HttpRequest, payload: schemas.PasswordChangeIn) 
     summary="Start an e-mail change: a confirmation link goes to the new address",
     description=(
         "Needs `password`, unless this session was opened by a login within the re-auth window "
-        "(403 `reauth_required`). The address changes only when the link is used."
+        "(403 `reauth_required`). The address changes only when the link is used. The answer is 202 "
+        "whether or not the address is free (a taken address gets a notice to its owner, not a link). "
+        "429 `rate_limited`: too many requests for this account or this address."
     ),
-    response={202: schemas.AcceptedOut, **errors(400, 401, 403, 409, 422, 429)},
+    response={202: schemas.AcceptedOut, **errors(400, 401, 403, 422, 429)},
 )
 def me_email_change(request: HttpRequest, payload: schemas.EmailChangeIn) -> Status[dict[str, str]]:
     services.email_change_request(
@@ -280,7 +282,7 @@ def me_email_change(request: HttpRequest, payload: schemas.EmailChangeIn) -> Sta
         password=payload.password,
         otp=payload.otp,
     )
-    return Status(202, {"detail": "Confirm the change with the link we sent to the new address."})
+    return Status(202, {"detail": "If the address can be used, a confirmation link is on its way to it."})
 
 
 @me_router.put(

@@ -118,8 +118,34 @@ class IpThrottle(BaseThrottle):
         return _throttle_wait.get()
 
 
-def ip_throttle(scope: str) -> IpThrottle:
-    return IpThrottle(scope)
+class AnonymousCeiling(BaseThrottle):
+    """Ninja throttle: the per-IP ceiling (`anon_ip`) over every anonymous API request, on top of the
+    operations' own limits. A request authenticated with a bearer token is not counted: Ninja runs
+    throttles after authentication, so such a request has `request.auth` set by then (and an operation that
+    needs a token never reaches its throttles without one). The NinjaAPI installs it for every operation;
+    `ip_throttle` adds it to operations that bring their own limit."""
+
+    anonymous_only = True
+
+    def allow_request(self, request: HttpRequest) -> bool:
+        if getattr(request, "auth", None) is not None:
+            _throttle_wait.set(None)
+            return True
+        retry_after = consume("anon_ip", client_ip())
+        _throttle_wait.set(retry_after)
+        return retry_after is None
+
+    def wait(self) -> float | None:
+        return _throttle_wait.get()
+
+
+anonymous_ceiling = AnonymousCeiling()
+
+
+def ip_throttle(scope: str) -> list[BaseThrottle]:
+    """An operation's own per-IP limit, with the anonymous ceiling (which an operation's own throttle
+    would otherwise replace)."""
+    return [anonymous_ceiling, IpThrottle(scope)]
 
 
 # --- login lockout ---------------------------------------------------------------------------------------

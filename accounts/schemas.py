@@ -13,6 +13,7 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, StringC
 
 from accounts import selectors
 from accounts.models import USERNAME_PATTERN, Profile, User
+from audit import selectors as audit_selectors
 from core.schemas import PageMeta
 
 
@@ -337,9 +338,24 @@ class SecurityEventOut(Schema):
     created_at: datetime
     action: str = Field(..., examples=["auth.login"])
     actor_type: str = Field(..., examples=["user"], description="user, staff or system")
-    ip: str | None
-    user_agent: str
+    ip: str | None = Field(..., description="Where the request came from; null for an action of staff.")
+    user_agent: str = Field(..., description="The client's user agent; empty for an action of staff.")
     details: dict[str, Any]
+
+    @staticmethod
+    def resolve_ip(obj: Any) -> str | None:
+        return obj.ip if _origin_visible(obj) else None
+
+    @staticmethod
+    def resolve_user_agent(obj: Any) -> str:
+        return str(obj.user_agent) if _origin_visible(obj) else ""
+
+
+def _origin_visible(event: Any) -> bool:
+    # The trail is the subject's own: the subject is the one who reads it.
+    return audit_selectors.event_origin_visible(
+        actor_type=event.actor_type, actor_id=event.actor_id, viewer_id=event.subject_id
+    )
 
 
 class SecurityEventPageOut(PageMeta):

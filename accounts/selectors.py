@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hmac
 import uuid
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -133,10 +134,18 @@ def session_list(*, user: User, include_ended: bool = False) -> QuerySet[Session
 
 
 def token_claims_live(*, raw: str) -> tokens.Claims:
-    """Claims of an access or refresh token whose session is still live; TokenInvalid/SessionRevoked if not."""
+    """Claims of an access or refresh token that would be accepted now: its session is live (else
+    SessionRevoked) and, for a refresh token, it is the session's current one. A spent (rotated) refresh
+    token is TokenInvalid, what a refresh would refuse; unlike a refresh, checking one revokes nothing
+    (reuse detection is the refresh's job, and a read must not end sessions)."""
     claims = tokens.any_decode(raw)
-    if session_for_access(session_id=claims.session_id, user_id=claims.user_id) is None:
+    session = session_for_access(session_id=claims.session_id, user_id=claims.user_id)
+    if session is None:
         raise errors.SessionRevoked()
+    if claims.token_type == "refresh" and not hmac.compare_digest(
+        session.refresh_hash, tokens.token_hash(raw)
+    ):
+        raise errors.TokenInvalid("This refresh token has been used already.")
     return claims
 
 

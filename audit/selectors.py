@@ -8,11 +8,19 @@ from datetime import datetime
 from django.core.cache import cache
 from django.db.models import QuerySet
 
-from audit.models import AuditEvent
+from audit.models import ActorType, AuditEvent
+
+
+def event_origin_visible(*, actor_type: str, actor_id: uuid.UUID | None, viewer_id: uuid.UUID) -> bool:
+    """Whether `viewer` (a user reading their own trail or export) may see the IP address and user agent an
+    event was recorded with. Not when a staff member other than the viewer acted: where staff work from is
+    theirs, and users see them only as "staff"."""
+    return not (actor_type == ActorType.STAFF and actor_id != viewer_id)
 
 
 def events_for_subject(*, subject_id: uuid.UUID) -> QuerySet[AuditEvent]:
-    """One user's trail (the events about them), newest first."""
+    """One user's trail (the events about them), newest first. Shown to that user: apply
+    `event_origin_visible` to each event's IP address and user agent."""
     return AuditEvent.objects.filter(subject_id=subject_id).order_by("-id")
 
 

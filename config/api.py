@@ -12,6 +12,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.errors import Throttled as NinjaThrottled
 from ninja_extra.exceptions import APIException
 
+from accounts import ratelimit
 from accounts.api import auth_router, me_router
 from accounts.mfa_api import auth_mfa_router, me_mfa_router
 from accounts.social.api import auth_social_router, me_social_router
@@ -31,6 +32,8 @@ api = CustodianAPI(
     urls_namespace="api",
     docs_url="/docs",
     parser=StrictJsonParser(),
+    # Every operation without a throttle of its own; ratelimit.ip_throttle adds it to those with one.
+    throttle=ratelimit.anonymous_ceiling,
 )
 
 STATUS_CODES = {
@@ -182,7 +185,9 @@ def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 api.add_router("/auth", auth_router)
 api.add_router("/me", me_router)
-api.add_router("/health", health.router)
+# Probes are exempt from the anonymous ceiling: one prober (a node, a load balancer) checks many instances
+# from one address, and a refused probe would take a healthy instance out of service.
+api.add_router("/health", health.router, throttle=[])
 
 api.add_router("/auth/social", auth_social_router)
 api.add_router("/me/social-accounts", me_social_router)

@@ -3,8 +3,9 @@
 Handlers declare the statuses their code returns (`response={200: Out, **errors(400, 401, 422)}`). Two
 statuses come from the framework itself, on every operation of a kind, so they are added here rather than
 repeated by hand (and forgotten by the next router): 500 `server_error` on every operation, and 413
-`payload_too_large` on every operation with a request body. Every 429 answer carries `Retry-After`, and
-the document says so. tests/contract/test_openapi.py checks the result; `manage.py export_openapi`
+`payload_too_large` on every operation with a request body. 429 is declared on every operation a throttle
+can refuse (the anonymous per-IP ceiling makes that every operation open without a token, health checks
+aside). Every 429 answer carries `Retry-After`, and the document says so. tests/contract/test_openapi.py checks the result; `manage.py export_openapi`
 writes it to docs/openapi.json.
 """
 
@@ -14,6 +15,8 @@ import json
 from typing import Any
 
 from ninja import NinjaAPI
+from ninja.openapi.schema import OpenAPISchema
+from ninja.operation import Operation
 
 ERROR_REF = "#/components/schemas/ErrorOut"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -62,10 +65,30 @@ def complete(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def _may_be_throttled(operation: Operation) -> bool:
+    """Whether a throttle of the operation can refuse a request: any of them, except that a throttle for
+    anonymous requests only never refuses on an operation that needs a token."""
+    return any(
+        not (operation.auth_callbacks and getattr(throttle, "anonymous_only", False))
+        for throttle in operation.throttle_objects
+    )
+
+
+class _Schema(OpenAPISchema):
+    def responses(self, operation: Operation) -> dict[int, dict[str, Any]]:
+        # 429 comes from the throttles the operation really runs (the API-wide anonymous ceiling included),
+        # so the document cannot forget it on a new anonymous operation.
+        result = super().responses(operation)
+        if 429 not in result and _may_be_throttled(operation):
+            result[429] = _error_response("Too Many Requests")
+        return result
+
+
 class CustodianAPI(NinjaAPI):
     def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: Any = None) -> Any:
-        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
-        return complete(schema)
+        if path_prefix is None:
+            path_prefix = self.get_root_path(path_params or {})
+        return complete(_Schema(self, path_prefix))
 
 
 def render(api: NinjaAPI) -> str:

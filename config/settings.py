@@ -300,14 +300,44 @@ USE_I18N = True
 USE_TZ = True
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# Export download tokens are redacted from every log line and error report (config/logredact.py): on the
+# loggers whose records carry request paths, and on the console handler every other record goes through.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact_download_tokens": {"()": "config.logredact.RedactDownloadTokens"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_download_tokens"],
+        },
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server"},
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "huey": {"level": LOG_LEVEL}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "huey": {"level": LOG_LEVEL},
+        "django.request": {"filters": ["redact_download_tokens"]},
+        # The development server's access log (Django's own setup, plus the filter).
+        "django.server": {
+            "handlers": ["django.server"],
+            "level": "INFO",
+            "propagate": False,
+            "filters": ["redact_download_tokens"],
+        },
+    },
 }
+# Error reports (mailed to ADMINS, or the DEBUG page) show the request's URL and META.
+DEFAULT_EXCEPTION_REPORTER = "config.logredact.RedactingExceptionReporter"
 
 # --- Benchmarks -----------------------------------------------------------------------------------------
 # Mounts the bare ceiling endpoint of bench/ at /api/v1/bench/bare (outside the OpenAPI document). Only the
@@ -434,6 +464,8 @@ RATE_LIMIT_ENABLED = env.bool("RATE_LIMIT_ENABLED", default=True)
 RATE_LIMITS = {
     scope: env.str(f"RATE_LIMIT_{scope.upper()}", default=default)
     for scope, default in {
+        # Every anonymous API request per client IP, on top of the limits below (bearer requests: not counted).
+        "anon_ip": "300/min",
         "login_ip": "10/min",
         "register_ip": "10/hour",
         "register_address": "10/hour",
@@ -441,6 +473,9 @@ RATE_LIMITS = {
         "resend_address": "3/hour",
         "password_reset_ip": "10/hour",
         "password_reset_address": "3/hour",
+        # POST /me/email mails an address the requester chose: per account, and per target address.
+        "email_change_account": "5/hour",
+        "email_change_address": "3/hour",
     }.items()
 }
 # Login lockout: this many failed passwords for one account (e-mail or username, any letter case) within

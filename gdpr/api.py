@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
-from django.http import FileResponse, HttpRequest
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from ninja import Query, Router
 from ninja.responses import Status
 
@@ -106,33 +107,56 @@ def requests_cancel(request: HttpRequest, request_id: uuid.UUID) -> dict[str, An
     return _out(services.data_request_cancel(data_request=data_request, actor=user))
 
 
-@router.get(
-    "/exports/{token}",
-    operation_id="gdpr_export_download",
-    summary="Download an export ZIP with the token from its link (no bearer token; each download counts)",
-    response=errors(404, 410),
-    openapi_extra={
-        "responses": {
-            200: {
-                "description": "The ZIP file",
-                "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
-            }
-        }
-    },
-)
-def export_download(request: HttpRequest, token: str) -> FileResponse:
-    export_file, handle = services.export_download(token=token)
-    response = FileResponse(
-        handle,
-        as_attachment=True,
-        filename=f"custodian-export-{export_file.created_at:%Y%m%d}.zip",
-        content_type="application/zip",
-    )
+_R = TypeVar("_R", HttpResponse, StreamingHttpResponse)
+
+_ZIP_200 = {
+    200: {
+        "description": "The ZIP file",
+        "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+def _download_headers(response: _R, export_file: ExportFile) -> _R:
+    response["Content-Type"] = "application/zip"
     response["Content-Length"] = str(export_file.size)
+    response["Content-Disposition"] = str(
+        content_disposition_header(
+            as_attachment=True, filename=f"custodian-export-{export_file.created_at:%Y%m%d}.zip"
+        )
+    )
     response["Cache-Control"] = "no-store"
     response["Referrer-Policy"] = "no-referrer"
     response["X-Content-SHA256"] = export_file.sha256
     return response
+
+
+@router.get(
+    "/exports/{token}",
+    operation_id="gdpr_export_download",
+    summary="Download an export ZIP with the token from its link (no bearer token)",
+    description=(
+        "A download counts against the link's limit only once the whole file has been sent: an interrupted "
+        "download uses none (start it again). HEAD on the same URL checks the link without counting."
+    ),
+    response=errors(404, 410),
+    openapi_extra={"responses": _ZIP_200},
+)
+def export_download(request: HttpRequest, token: str) -> StreamingHttpResponse:
+    export_file, chunks = services.export_download(token=token)
+    return _download_headers(StreamingHttpResponse(chunks), export_file)
+
+
+@router.api_operation(
+    ["HEAD"],
+    "/exports/{token}",
+    operation_id="gdpr_export_check",
+    summary="Check an export link: the download's headers, no body; counts no download",
+    response=errors(404, 410),
+    openapi_extra={"responses": {200: {"description": "The link works; the headers a download would carry"}}},
+)
+def export_check(request: HttpRequest, token: str) -> HttpResponse:
+    return _download_headers(HttpResponse(), services.export_download_check(token=token))
 
 
 @consents_router.get(

@@ -52,7 +52,9 @@ class ExportNotFound(GdprError):
 class ExportGone(GdprError):
     status = 410
     code = "export_gone"
-    message = "This download link has expired or has been used up. Request a new export."
+    message = (
+        "This download link has expired, has been used up, or its data was erased. Request a new export."
+    )
 
 
 class UnknownPurpose(GdprError):

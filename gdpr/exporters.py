@@ -25,6 +25,7 @@ from django.utils.module_loading import import_string
 
 from accounts.mfa import selectors as mfa_selectors
 from accounts.models import Profile, Session, User
+from audit import selectors as audit_selectors
 from audit.models import AuditEvent
 from gdpr.models import ConsentRecord
 
@@ -183,7 +184,8 @@ class ConsentsExporter(Exporter):
 
 
 class AuditEventsExporter(Exporter):
-    """Events about the user or done by them. Another person's id (a staff actor) is not theirs to get.
+    """Events about the user or done by them. Another person's id (a staff actor) is not theirs to get, nor
+    the IP address and user agent a staff member acted from.
 
     Two index-ordered streams (about them; done by them about others) merged by id: one OR query would make the
     database collect and sort every matching row id first, so memory would grow with the user's history."""
@@ -218,6 +220,10 @@ class AuditEventsExporter(Exporter):
                 for qs in self._streams(ctx.user)
             ]
             for event in heapq.merge(*streams, key=lambda e: e["id"]):
+                if not audit_selectors.event_origin_visible(
+                    actor_type=event["actor_type"], actor_id=event["actor_id"], viewer_id=own_id
+                ):
+                    event["ip"], event["user_agent"] = None, ""
                 event["actor"] = "you" if event.pop("actor_id") == own_id else event["actor_type"]
                 yield event
 

@@ -13,7 +13,7 @@ from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts import errors, selectors
+from accounts import errors, ratelimit, selectors
 from accounts.models import Session, User
 from accounts.services import reauth
 from audit import services as audit
@@ -31,8 +31,12 @@ def _fingerprint(user: User) -> str:
 def email_change_request(
     *, session: Session, new_email: str, password: str | None = None, otp: str | None = None
 ) -> str:
-    """Mail a confirmation link to `new_email` and a notice to the current address. Nothing changes until
-    the link is used. Returns the normalised new address."""
+    """Start an e-mail change. The answer is the same whether or not `new_email` is free, so the door does
+    not tell which addresses have accounts: a free address gets a confirmation link; a taken one gets a
+    notice to its owner instead (and nothing the requester could use). The current address is told either
+    way. Limited per account and per target address (429), since each request sends mail to an address the
+    requester chose. Mails to the target address carry no text the requester wrote (their names).
+    Nothing changes until the link is used. Returns the normalised new address."""
     user = session.user
     reauth.reauth_check(
         session=session, password=password, purpose="email_change", password_required=False, otp=otp
@@ -40,25 +44,39 @@ def email_change_request(
     new_email = User.objects.normalize_email(new_email.strip())
     if new_email.lower() == user.email.lower():
         raise errors.ValidationFailed({"new_email": ["This is already your e-mail address."]})
-    if selectors.login_taken(email=new_email, username=None, exclude=user.pk):
-        raise errors.EmailTaken()
-    key = signing.dumps(
-        {"u": str(user.pk), "e": new_email, "f": _fingerprint(user)}, salt=EMAIL_CHANGE_SALT, compress=True
-    )
+    ratelimit.hit("email_change_account", str(user.pk))
+    ratelimit.hit("email_change_address", new_email)
+    owner = User.objects.exclude(pk=user.pk).by_login(new_email).first()
+    now = timezone.now().isoformat(timespec="seconds")
     with transaction.atomic():
         audit.record(
             "user.email_change_requested", actor=user, subject=user, details={"new_email": new_email}
         )
-        mail.enqueue(
-            template="email_change_confirm",
-            to=new_email,
-            subject_id=user.pk,
-            context={
-                "first_name": user.first_name,
-                "link": mail.link("/confirm-email-change", key=key),
-                "hours": settings.EMAIL_CHANGE_MAX_AGE_HOURS,
-            },
-        )
+        if owner is None:
+            key = signing.dumps(
+                {"u": str(user.pk), "e": new_email, "f": _fingerprint(user)},
+                salt=EMAIL_CHANGE_SALT,
+                compress=True,
+            )
+            mail.enqueue(
+                template="email_change_confirm",
+                to=new_email,
+                subject_id=user.pk,
+                context={
+                    "link": mail.link("/confirm-email-change", key=key),
+                    "hours": settings.EMAIL_CHANGE_MAX_AGE_HOURS,
+                },
+            )
+        else:
+            # In the owner's trail only, with no actor: the requester's own trail and export must read the
+            # same as for a free address. Staff can join the two events by their request id.
+            audit.record("user.email_change_targeted", subject=owner)
+            mail.enqueue(
+                template="email_change_targeted",
+                to=owner.email,
+                subject_id=owner.pk,
+                context={"when": now, "link": mail.link("/account/security")},
+            )
         mail.enqueue(
             template="email_change_requested",
             to=user.email,
@@ -66,7 +84,7 @@ def email_change_request(
             context={
                 "first_name": user.first_name,
                 "new_email": new_email,
-                "when": timezone.now().isoformat(timespec="seconds"),
+                "when": now,
                 "link": mail.link("/account/security"),
             },
         )

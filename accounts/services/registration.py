@@ -58,14 +58,14 @@ def email_verification_key(user: User) -> str:
 
 
 def verification_mail_enqueue(user: User) -> None:
-    """Owe the verification mail (in the caller's transaction)."""
+    """Owe the verification mail (in the caller's transaction). The address is not proven to be the
+    registrant's, so the mail carries nothing the registrant wrote (their names)."""
     key = email_verification_key(user)
     mail.enqueue(
         template="verify",
         to=user.email,
         subject_id=user.pk,
         context={
-            "first_name": user.first_name,
             "key": key,
             "link": mail.link("/verify-email", key=key),
             "hours": settings.EMAIL_VERIFY_MAX_AGE_HOURS,

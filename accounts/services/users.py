@@ -52,6 +52,9 @@ def user_update(*, user: User, actor: User, changes: dict[str, Any]) -> User:
                 setattr(profile, field, profile_changes[field])
             if changed_profile:
                 profile.save(update_fields=[*changed_profile, "updated_at"])
+            # The caller's `user` may carry the profile the bearer check loaded with it; what the caller
+            # answers with must be the row just saved, not that copy.
+            user.profile = profile
             if changed or changed_profile:
                 audit.record(
                     "user.updated",

@@ -34,7 +34,7 @@ def _credentials(payload: schemas.SocialCredentialsIn) -> Credentials:
     description=(
         "google: `id_token`; github: `access_token`, or `code` + `redirect_uri`; facebook: `access_token`. "
         "An e-mail that belongs to an existing account answers 409 `email_conflict`: log in to that account "
-        "and link the provider with POST /me/social-accounts/{provider}. 202: the account has MFA; finish "
+        "and link the provider with POST /me/social-accounts/{provider}/link. 202: the account has MFA; finish "
         "with POST /auth/mfa/verify and the `mfa_token` (docs/mfa.md)."
     ),
     # Shares the per-IP login budget with password login: each attempt costs calls to the provider.
@@ -64,12 +64,13 @@ def me_social_accounts_list(request: HttpRequest, paging: Query[PageParams]) -> 
     return page(selectors.social_account_list(user=current_session(request).user), paging)
 
 
-# Registered before "/{provider}" so that a numeric id reaches DELETE; a non-numeric one gets 405.
+# No other route has this shape: linking lives at "/{provider}/link", so any id, numeric or not, reaches this
+# operation and is answered 404 or 422, never 405 from a neighbouring route.
 @me_social_router.delete(
-    "/{int:account_id}",
+    "/{account_id}",
     operation_id="me_social_accounts_unlink",
     summary="Unlink one of your social accounts (not the last way to log in)",
-    response={204: None, **errors(401, 404, 405, 409, 422)},
+    response={204: None, **errors(401, 404, 409, 422)},
 )
 def me_social_accounts_unlink(
     request: HttpRequest, account_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -79,7 +80,7 @@ def me_social_accounts_unlink(
 
 
 @me_social_router.post(
-    "/{provider}",
+    "/{provider}/link",
     operation_id="me_social_accounts_link",
     summary="Link a provider account to you (needs your password or a recent login)",
     description=(

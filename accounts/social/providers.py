@@ -180,8 +180,11 @@ def _cache_set(key: str, value: Any, timeout: int) -> None:
 def _github(provider: Provider, credentials: Credentials) -> SocialLogin:
     if credentials.access_token:
         access_token = credentials.access_token
+        _github_token_check(provider.app, access_token)
     elif credentials.code:
         _required(redirect_uri=credentials.redirect_uri)
+        # No app check here: GitHub issues the token of a code only to the app whose secret redeems it, so
+        # a token we exchanged ourselves belongs to our app by construction.
         access_token = _github_exchange(provider.app, credentials.code, credentials.redirect_uri or "")
     else:
         raise errors.ValidationFailed(
@@ -194,6 +197,32 @@ def _github(provider: Provider, credentials: Credentials) -> SocialLogin:
     token = SocialToken(app=provider.app, token=access_token)
     login: SocialLogin = GitHubOAuth2Adapter(request).complete_login(request, provider.app, token)
     return login
+
+
+def _github_token_check(app: SocialApp, access_token: str) -> None:
+    """Refuse a token GitHub did not issue to our OAuth app. GitHub's `/user` answers to any token (one of
+    another app, a personal access token), so without this a token obtained by any other app would log into
+    the account linked to that GitHub user. The application-token endpoint answers 200 with the token's
+    app for a token of ours, and 404 (or 422) for any other token."""
+    url = f"{GitHubOAuth2Adapter.api_url}/applications/{app.client_id}/token"
+    with get_adapter().get_requests_session() as session:
+        response = session.post(
+            url,
+            json={"access_token": access_token},
+            auth=(app.client_id, app.secret),
+            headers={"Accept": "application/vnd.github+json"},
+        )
+    if response.status_code in (404, 422):
+        raise OAuth2Error("token not issued to this app")
+    if response.status_code in (401, 403):
+        # Our own client id or secret is wrong: the operator's problem, not the caller's token.
+        logger.error("social provider github refused our app credentials (%s)", response.status_code)
+        raise errors.ProviderUnavailable()
+    response.raise_for_status()
+    data = response.json()
+    owner = data.get("app") if isinstance(data, dict) else None
+    if not isinstance(owner, dict) or str(owner.get("client_id")) != str(app.client_id):
+        raise OAuth2Error("token issued to another app")
 
 
 def _github_exchange(app: SocialApp, code: str, redirect_uri: str) -> str:

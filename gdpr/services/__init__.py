@@ -5,6 +5,7 @@ from gdpr.services.erasure import erasure_run
 from gdpr.services.export_build import export_run
 from gdpr.services.exports import (
     export_download,
+    export_download_check,
     export_download_url,
     export_files_erase,
     exports_purge_expired,
@@ -30,6 +31,7 @@ __all__ = [
     "erasure_run",
     "erasures_enqueue_due",
     "export_download",
+    "export_download_check",
     "export_download_url",
     "export_files_erase",
     "export_run",

@@ -22,7 +22,7 @@ from django.utils.module_loading import import_string
 from accounts.models import User
 from audit import services as audit
 from core import mail
-from gdpr.models import OPEN_STATUSES, DataRequest, RequestStatus, RequestType
+from gdpr.models import OPEN_STATUSES, DataRequest, ExportFile, RequestStatus, RequestType
 from gdpr.services.common import claim, lock_if_still_ours, transition
 
 logger = logging.getLogger(__name__)
@@ -64,6 +64,11 @@ def erasure_run(*, data_request_id: uuid.UUID) -> DataRequest | None:
                 to=user.email,
                 context={"first_name": user.first_name},
             )
+        # Read before the erasers delete the files: an old download link must answer 410 (gone), as for an
+        # expired export, not 404 (never existed).
+        token_hashes = dict(
+            ExportFile.objects.filter(request__user=user).values_list("request_id", "token_hash")
+        )
         ctx = ErasureContext(user=user, data_request=locked)
         counts: dict[str, Any] = {}
         for eraser in erasers_load():
@@ -72,7 +77,12 @@ def erasure_run(*, data_request_id: uuid.UUID) -> DataRequest | None:
         # finds its request no longer running.
         exports = DataRequest.objects.select_for_update().filter(user=user, type=RequestType.EXPORT)
         for export in exports.filter(status=RequestStatus.READY):
-            transition(export, RequestStatus.EXPIRED, note="erased")
+            transition(
+                export,
+                RequestStatus.EXPIRED,
+                note="erased",
+                expired_token_hash=token_hashes.get(export.pk, export.expired_token_hash),
+            )
         for export in exports.filter(status__in=OPEN_STATUSES):
             transition(export, RequestStatus.CANCELLED, note="erased", lease_owner="", lease_until=None)
         transition(

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import re
+import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import IO
 
@@ -19,10 +22,12 @@ from django.utils.crypto import salted_hmac
 from accounts.models import User
 from audit import services as audit
 from audit.models import ActorType
-from core import mail
+from core import context, mail
 from gdpr import errors
 from gdpr.models import DataRequest, ExportFile, RequestStatus
 from gdpr.services.common import transition
+
+logger = logging.getLogger(__name__)
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 PARTIAL_DIR = ".partial"
@@ -67,26 +72,67 @@ def export_download_url(export_file: ExportFile) -> str:
 
 # --- download -------------------------------------------------------------------------------------------
 
+DOWNLOAD_CHUNK_BYTES = 1 << 16
 
-def export_download(*, token: str) -> tuple[ExportFile, IO[bytes]]:
-    """Spend one download of the export the token names and open its file. 404 for an unknown token, 410
-    for an expired, used-up or purged one. Audited (the token holder is the actor, so no actor id)."""
+
+def export_download_check(*, token: str) -> ExportFile:
+    """The export the token names, if it can be downloaded now; reads only (a HEAD probe, and the first step
+    of a download). 404 for an unknown token; 410 for an expired, used-up, purged or erased one."""
     if not TOKEN_RE.match(token):
         raise errors.ExportNotFound()
     digest = token_hash(token)
-    with transaction.atomic():
-        export_file = ExportFile.objects.select_for_update().filter(token_hash=digest).first()
-        if export_file is None:
-            if DataRequest.objects.filter(expired_token_hash=digest).exists():
-                raise errors.ExportGone()
-            raise errors.ExportNotFound()
-        if (
-            export_file.expires_at <= timezone.now()
-            or export_file.downloads_left <= 0
-            or not default_storage.exists(export_file.storage_path)
-        ):
+    export_file = ExportFile.objects.filter(token_hash=digest).first()
+    if export_file is None:
+        if DataRequest.objects.filter(expired_token_hash=digest).exists():
             raise errors.ExportGone()
-        export_file.downloads_left -= 1
+        raise errors.ExportNotFound()
+    if (
+        export_file.expires_at <= timezone.now()
+        or export_file.downloads_left <= 0
+        or not default_storage.exists(export_file.storage_path)
+    ):
+        raise errors.ExportGone()
+    return export_file
+
+
+def export_download(*, token: str) -> tuple[ExportFile, Iterator[bytes]]:
+    """Open the export the token names for download (errors as `export_download_check`). The download is
+    counted (one of its downloads_left, audited with the token holder as actor) when the returned chunks
+    are exhausted, that is when the server asks for more after writing the last byte: an interrupted
+    download or a HEAD probe uses none. Downloads started while one was left may all finish; the count
+    then stops at zero."""
+    export_file = export_download_check(token=token)
+    handle = default_storage.open(export_file.storage_path, "rb")
+    return export_file, _download_chunks(export_file, handle, context.current())
+
+
+def _download_chunks(
+    export_file: ExportFile, handle: IO[bytes], ctx: context.RequestContext
+) -> Iterator[bytes]:
+    try:
+        yield from iter(lambda: handle.read(DOWNLOAD_CHUNK_BYTES), b"")
+    finally:
+        # Also when the server stops early (client gone): closing the generator lands here, never below.
+        handle.close()
+    # The request's context is gone by now (the body is sent after the middleware returned): the audit
+    # event gets the downloader's address and request id back from the one taken at the start.
+    bound = context.bind(ctx)
+    try:
+        export_download_count(export_file_id=export_file.pk)
+    except Exception:
+        # The client has its file; failing to count must not turn a delivered download into an error.
+        logger.exception("export %s: a completed download could not be counted", export_file.pk)
+    finally:
+        context.reset(bound)
+
+
+def export_download_count(*, export_file_id: uuid.UUID) -> None:
+    """Count one completed download. A file purged or erased meanwhile has nothing left to count."""
+    with transaction.atomic():
+        export_file = ExportFile.objects.select_for_update().filter(pk=export_file_id).first()
+        if export_file is None:
+            return
+        export_file.downloads_left = max(0, export_file.downloads_left - 1)
         export_file.save(update_fields=["downloads_left"])
         request = DataRequest.objects.only("user_id").get(pk=export_file.request_id)
         audit.record(
@@ -95,8 +141,6 @@ def export_download(*, token: str) -> tuple[ExportFile, IO[bytes]]:
             actor_type=ActorType.USER,
             details={"request_id": str(request.pk), "downloads_left": export_file.downloads_left},
         )
-        handle = default_storage.open(export_file.storage_path, "rb")
-    return export_file, handle
 
 
 # --- purge ----------------------------------------------------------------------------------------------

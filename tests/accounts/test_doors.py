@@ -89,7 +89,9 @@ def wrong_at(door: str, api, token: str) -> None:
         assert_error(api.call("post", "/me/email", body, token=token), 400, "wrong_password")
     elif door == "social_link":
         body = {"access_token": "gho_valid", "password": WRONG}
-        assert_error(api.call("post", "/me/social-accounts/github", body, token=token), 400, "wrong_password")
+        assert_error(
+            api.call("post", "/me/social-accounts/github/link", body, token=token), 400, "wrong_password"
+        )
     else:
         raise AssertionError(door)
 

@@ -6,8 +6,9 @@ import time_machine
 from django.core import mail
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from tests.accounts.support import last_mail, link_query
-from tests.conftest import PASSWORD, actions, assert_error
+from tests.conftest import PASSWORD, actions, assert_error, outbox_to
 
 NEW = "ada@new.example"
 
@@ -73,10 +74,71 @@ def test_address_of_a_deleted_user_is_free(api, user, tokens, make_user):
     assert confirm(api, key).status_code == 200
 
 
-def test_taken_address_is_409_at_once(api, user, tokens, make_user):
-    make_user(email="Ada@New.example")
-    assert_error(start(api, tokens["access"]), 409, "email_taken")
-    assert mail.outbox == []
+def test_taken_address_is_202_and_its_owner_gets_a_notice(api, user, tokens, make_user):
+    """Same answer as for a free address (no 409 to enumerate accounts with); the owner of the taken address
+    is told someone tried, without a link and without anything the requester wrote."""
+    user.first_name = "Visit evil.example now"
+    user.save(update_fields=["first_name"])
+    owner = make_user(email="Ada@New.example")
+    free = start(api, tokens["access"], {"new_email": "free@new.example"})
+    mail.outbox.clear()
+
+    taken = start(api, tokens["access"])
+
+    assert taken.status_code == 202 and taken.content == free.content
+    [notice] = outbox_to(owner.email)
+    assert "tried to use your e-mail address" in notice.subject
+    assert "evil.example" not in notice.body + notice.alternatives[0][0]
+    assert "confirm-email-change" not in notice.body and "key=" not in notice.body
+    # The requester's own mailbox and trail read as for a free address.
+    assert len(outbox_to("ada@example.com")) == 1 and len(mail.outbox) == 2
+    assert actions(subject_id=user.pk, action__startswith="user.email_change") == [
+        "user.email_change_requested",
+        "user.email_change_requested",
+    ]
+    assert actions(subject_id=owner.pk) == ["user.email_change_targeted"]
+    event = AuditEvent.objects.get(action="user.email_change_targeted")
+    assert event.actor_id is None and event.details == {}
+    owner.refresh_from_db()
+    user.refresh_from_db()
+    assert owner.email == "Ada@new.example" and user.email == "ada@example.com"
+
+
+def test_mail_to_the_new_address_carries_nothing_the_user_wrote(api, user, tokens):
+    user.first_name = "Visit evil.example now"
+    user.save(update_fields=["first_name"])
+
+    requested_key(api, tokens)
+
+    [confirmation] = outbox_to(NEW)
+    assert "evil.example" not in confirmation.subject + confirmation.body + confirmation.alternatives[0][0]
+
+
+def test_requests_are_limited_per_account(api, user, tokens, settings):
+    """25 requests in a row to 25 addresses: the account limit's worth of links, then 429 with Retry-After."""
+    limit = int(settings.RATE_LIMITS["email_change_account"].split("/")[0])
+    answers = [start(api, tokens["access"], {"new_email": f"spray{i}@victims.example"}) for i in range(25)]
+
+    assert [r.status_code for r in answers] == [202] * limit + [429] * (25 - limit)
+    for refused in answers[limit:]:
+        body = assert_error(refused, 429, "rate_limited")
+        assert int(refused["Retry-After"]) == body["details"]["retry_after"] >= 1
+    links = [m for m in mail.outbox if m.to[0].endswith("@victims.example")]
+    assert len(links) == limit
+    assert len(mail.outbox) == 2 * limit  # and one notice per accepted request to the account's own address
+
+
+def test_requests_are_limited_per_target_address(api, user, tokens, make_user, login, settings):
+    """Several accounts aiming at one address: the address limit holds across them."""
+    limit = int(settings.RATE_LIMITS["email_change_address"].split("/")[0])
+    others = [make_user(email=f"user{i}@example.com") for i in range(limit + 1)]
+    sessions = [tokens["access"]] + [login(o.email)["access"] for o in others]
+
+    answers = [start(api, access, {"new_email": "target@victims.example"}) for access in sessions]
+
+    assert [r.status_code for r in answers] == [202] * limit + [429] * (len(sessions) - limit)
+    assert_error(answers[-1], 429, "rate_limited")
+    assert len(outbox_to("target@victims.example")) == limit
 
 
 def test_same_address_is_422(api, user, tokens):

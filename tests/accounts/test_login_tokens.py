@@ -149,6 +149,23 @@ def test_token_verify(api: ApiClient, tokens) -> None:
     assert_error(api.post_json("/auth/token/verify", {"token": tokens["access"]}), 401, "session_revoked")
 
 
+def test_token_verify_calls_a_spent_refresh_token_invalid_and_revokes_nothing(api: ApiClient, tokens) -> None:
+    rotated = api.post_json("/auth/token/refresh", {"refresh": tokens["refresh"]})
+    assert rotated.status_code == 200, rotated.content
+
+    assert_error(api.post_json("/auth/token/verify", {"token": tokens["refresh"]}), 401, "token_invalid")
+
+    # Only a check: the session stays live, the successor verifies and refreshes, nothing is revoked or mailed.
+    session = Session.objects.get(pk=tokens["session_id"])
+    assert session.revoked_at is None
+    assert "session.token_reused" not in actions()
+    assert not mail.outbox
+    successor = rotated.json()["refresh"]
+    assert api.post_json("/auth/token/verify", {"token": successor}).json()["valid"] is True
+    assert api.post_json("/auth/token/verify", {"token": rotated.json()["access"]}).status_code == 200
+    assert api.post_json("/auth/token/refresh", {"refresh": successor}).status_code == 200
+
+
 def _parallel_refresh(refresh: str, n: int) -> list[int]:
     barrier = threading.Barrier(n)
     statuses: list[int] = []

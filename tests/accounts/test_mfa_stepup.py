@@ -150,13 +150,15 @@ def test_regenerating_without_mfa_is_409(api, user, tokens):
 def test_linking_a_provider_needs_the_second_factor(api, rsps, mfa_user):
     github_user(rsps, emails=[{"email": "ada@example.com", "primary": True, "verified": True}])
     refused = api.post_json(
-        "/me/social-accounts/github", {"access_token": "gho_valid"}, token=mfa_user["tokens"]["access"]
+        "/me/social-accounts/github/link", {"access_token": "gho_valid"}, token=mfa_user["tokens"]["access"]
     )
     assert_error(refused, 403, "second_factor_required")
     assert not SocialAccount.objects.exists()
 
     pair = mfa_login(api, mfa_user["secret"])
-    linked = api.post_json("/me/social-accounts/github", {"access_token": "gho_valid"}, token=pair["access"])
+    linked = api.post_json(
+        "/me/social-accounts/github/link", {"access_token": "gho_valid"}, token=pair["access"]
+    )
     assert linked.status_code == 201, linked.content
 
 

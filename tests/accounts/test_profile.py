@@ -50,6 +50,25 @@ def test_patch_sets_every_field_and_audits_once(api, user, tokens):
     assert AuditEvent.objects.get(action="user.updated").details["fields"] == sorted(FULL)
 
 
+def test_patch_answers_what_was_saved(api, user, tokens):
+    """The answer of PATCH /me carries the values just saved, not the profile the bearer check had loaded
+    with the user before the change."""
+    first = patch(api, tokens["access"], FULL)
+    assert first.status_code == 200, first.content
+    for field in ("phone", "birth_date", "website", "bio", "locale"):
+        assert first.json()["profile"][field] == FULL[field], field
+
+    second = patch(
+        api, tokens["access"], {"bio": "Second thoughts.", "locale": "fr", "first_name": "Augusta"}
+    )
+
+    body = second.json()
+    assert body["profile"]["bio"] == "Second thoughts." and body["profile"]["locale"] == "fr"
+    assert body["first_name"] == "Augusta" and body["profile"]["phone"] == FULL["phone"]
+    assert body == api.call("get", "/me", token=tokens["access"]).json()
+    assert Profile.objects.get(user=user).bio == "Second thoughts."
+
+
 def test_patch_is_partial_and_null_clears(api, user, tokens):
     patch(api, tokens["access"], FULL)
     response = patch(api, tokens["access"], {"bio": None, "birth_date": None, "first_name": None})

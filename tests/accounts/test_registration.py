@@ -8,6 +8,8 @@ import pytest
 import time_machine
 from django.core import mail
 from django.db import connections
+from django.test import Client, TestCase
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 from audit.models import AuditEvent
@@ -67,6 +69,15 @@ def test_verify_key_expires_and_rejects_tampering(api: ApiClient) -> None:
     assert User.objects.get(email="ada@example.com").email_verified_at is None
 
 
+def test_verification_mail_carries_nothing_the_registrant_wrote(api: ApiClient) -> None:
+    """Anyone can register any address: the mail to it must not deliver the registrant's text."""
+    body = {"email": "stranger@example.com", "password": PASSWORD, "first_name": "Claim your prize at evil"}
+    assert api.post_json("/auth/register", body).status_code == 201
+
+    [message] = outbox_to("stranger@example.com")
+    assert "evil" not in message.subject + message.body + message.alternatives[0][0]
+
+
 def test_resend_answers_the_same_for_unknown_verified_and_unverified(api: ApiClient, make_user) -> None:
     make_user("done@example.com", verified=True)
     api.post_json("/auth/register", {"email": "new@example.com", "password": PASSWORD})
@@ -79,6 +90,48 @@ def test_resend_answers_the_same_for_unknown_verified_and_unverified(api: ApiCli
     assert len({r.content for r in answers}) == 1
     assert [m.to for m in mail.outbox] == [["new@example.com"]]
     assert AuditEvent.objects.filter(action="user.verification_resent").count() == 1
+
+
+def _resend_request_work(address: str) -> tuple[int, list[str], list[str]]:
+    """Status, the shapes of the SQL statements the request ran (literals blanked) and the after-commit
+    callbacks it registered: everything done before the answer leaves."""
+
+    def shape(sql: str) -> str:
+        sql = re.sub(r'SAVEPOINT "[^"]+"', "SAVEPOINT ?", sql)
+        return re.sub(r"\b\d+\b", "?", re.sub(r"'(?:[^']|'')*'", "?", sql))
+
+    with (
+        CaptureQueriesContext(connections["default"]) as queries,
+        TestCase.captureOnCommitCallbacks(execute=False) as callbacks,
+    ):
+        response = Client().post(
+            "/api/v1/auth/email/resend", {"email": address}, content_type="application/json"
+        )
+    return (
+        response.status_code,
+        [shape(q["sql"]) for q in queries.captured_queries],
+        [getattr(c, "__qualname__", repr(c)) for c in callbacks],
+    )
+
+
+def test_resend_does_the_same_work_for_unknown_verified_and_unverified(make_user) -> None:
+    """Resend timing must not tell an unverified account apart: the request itself does the same statements
+    and queues the same after-commit work whatever the address, and never reads the users table; the
+    lookup and the mail happen in the outbox handler, after the answer."""
+    make_user("done@example.com", verified=True)
+    make_user("new@example.com", verified=False)
+
+    work = {
+        address: _resend_request_work(address)
+        for address in ("nobody@example.com", "done@example.com", "new@example.com")
+    }
+
+    unknown = work["nobody@example.com"]
+    assert unknown[0] == 202 and unknown[1] and unknown[2]
+    assert work["done@example.com"] == unknown
+    assert work["new@example.com"] == unknown
+    assert not any(User._meta.db_table in sql for sql in unknown[1]), unknown[1]
+    assert not mail.outbox  # nothing was delivered while answering
 
 
 def test_duplicate_email_and_username_among_live_users(api: ApiClient, make_user) -> None:

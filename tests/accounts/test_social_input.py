@@ -114,20 +114,26 @@ def test_unknown_fields_are_ignored_never_applied(api, google):
 
 def test_link_bad_input(api, rsps, user, tokens):
     access = tokens["access"]
-    assert_error(api.call("post", "/me/social-accounts/github", {}, token=access), 422, "validation_error")
     assert_error(
-        api.call("post", "/me/social-accounts/github", {"access_token": 1}, token=access),
+        api.call("post", "/me/social-accounts/github/link", {}, token=access), 422, "validation_error"
+    )
+    assert_error(
+        api.call("post", "/me/social-accounts/github/link", {"access_token": 1}, token=access),
         422,
         "validation_error",
     )
     assert_error(
         api.call(
-            "post", "/me/social-accounts/github", "{oops", token=access, content_type="application/json"
+            "post", "/me/social-accounts/github/link", "{oops", token=access, content_type="application/json"
         ),
         400,
         "bad_request",
     )
-    assert_error(api.call("post", "/me/social-accounts/myspace", {"access_token": "t"}, token=access), 404)
-    assert_error(api.call("post", "/me/social-accounts/github", {"access_token": "t"}, token="garbage"), 401)
+    assert_error(
+        api.call("post", "/me/social-accounts/myspace/link", {"access_token": "t"}, token=access), 404
+    )
+    assert_error(
+        api.call("post", "/me/social-accounts/github/link", {"access_token": "t"}, token="garbage"), 401
+    )
     assert len(rsps.calls) == 0
     assert SocialAccount.objects.count() == 0

@@ -4,6 +4,7 @@ HTTP level with `responses`."""
 from __future__ import annotations
 
 import jwt
+import pytest
 import requests
 from allauth.socialaccount.models import SocialAccount
 from django.core import mail
@@ -14,6 +15,7 @@ from audit.models import AuditEvent
 from tests.accounts import test_social_support as fake
 from tests.accounts.test_social_support import (
     FACEBOOK_SECRET,
+    GITHUB_APP_TOKEN_URL,
     GITHUB_CLIENT_ID,
     GITHUB_EMAILS_URL,
     GITHUB_SECRET,
@@ -22,6 +24,7 @@ from tests.accounts.test_social_support import (
     GOOGLE_JWKS_URL,
     GRAPH,
     facebook_user,
+    github_app_token,
     github_user,
     google_id_token,
     query,
@@ -193,7 +196,7 @@ def test_github_access_token_creates_user_from_primary_verified_email(api, rsps)
     assert (user.first_name, user.last_name) == ("Octo", "Cat")
     assert SocialAccount.objects.get().uid == "4242"
     assert "emails" not in SocialAccount.objects.get().extra_data
-    assert [c.request.url for c in rsps.calls] == [GITHUB_USER_URL, GITHUB_EMAILS_URL]
+    assert [c.request.url for c in rsps.calls] == [GITHUB_APP_TOKEN_URL, GITHUB_USER_URL, GITHUB_EMAILS_URL]
     assert all(c.request.req_kwargs["timeout"] == 3.5 for c in rsps.calls)
 
     again = api.post_json("/auth/social/github", {"access_token": "gho_valid"})
@@ -224,7 +227,7 @@ def test_github_code_is_exchanged_server_side(api, rsps):
             matchers.header_matcher({"Accept": "application/json"}),
         ],
     )
-    github_user(rsps)
+    github_user(rsps, app_check=False)
 
     r = api.post_json(
         "/auth/social/github", {"code": "code-123", "redirect_uri": "https://app.example.com/cb"}
@@ -232,7 +235,8 @@ def test_github_code_is_exchanged_server_side(api, rsps):
 
     assert r.status_code == 200, r.content
     assert User.objects.get().email == "octo@example.com"
-    assert rsps.calls[0].request.url == GITHUB_TOKEN_URL
+    # A token we redeemed with our own secret is ours: no application-token check.
+    assert [c.request.url for c in rsps.calls] == [GITHUB_TOKEN_URL, GITHUB_USER_URL, GITHUB_EMAILS_URL]
 
 
 def test_github_bad_code_is_400(api, rsps):
@@ -253,6 +257,8 @@ def test_github_code_exchange_outage_is_502(api, rsps):
 
 
 def test_github_rejected_token_is_400(api, rsps):
+    # Ours by the application check, but revoked by the time /user is asked.
+    github_app_token(rsps, token="gho_bad")
     rsps.get(GITHUB_USER_URL, status=401, json={"message": "Bad credentials"})
 
     assert_error(
@@ -262,6 +268,7 @@ def test_github_rejected_token_is_400(api, rsps):
 
 
 def test_github_500_and_timeouts_are_502(api, rsps):
+    github_app_token(rsps, token="t")
     rsps.get(GITHUB_USER_URL, status=500)
     assert_error(api.post_json("/auth/social/github", {"access_token": "t"}), 502, "provider_unavailable")
 
@@ -275,11 +282,67 @@ def test_github_500_and_timeouts_are_502(api, rsps):
 
 
 def test_github_without_any_email_is_400_and_creates_nothing(api, rsps):
+    github_app_token(rsps, token="t")
     rsps.get(GITHUB_USER_URL, json={"id": 9, "login": "ghost", "email": None})
     rsps.get(GITHUB_EMAILS_URL, status=404)
 
     assert_error(api.post_json("/auth/social/github", {"access_token": "t"}), 400, "provider_email_missing")
     _nothing_stored()
+
+
+def test_github_token_of_another_app_is_refused(api, rsps, make_user):
+    """A token GitHub issued to another OAuth app (or a personal access token) for the GitHub user linked to
+    an account must not log into that account, although GitHub's /user answers to it."""
+    owner = make_user(email="octo@example.com")
+    SocialAccount.objects.create(user=owner, provider="github", uid="4242", extra_data={})
+    github_user(rsps, token="gho_other_app", app_check=False)
+    github_app_token(rsps, token="gho_other_app", client_id="someone-elses-client-id")
+
+    r = api.post_json("/auth/social/github", {"access_token": "gho_other_app"})
+
+    assert_error(r, 400, "invalid_provider_token")
+    assert not Session.objects.exists()
+    assert [c.request.url for c in rsps.calls] == [GITHUB_APP_TOKEN_URL]
+
+
+@pytest.mark.parametrize("status", [404, 422])
+def test_github_token_unknown_to_our_app_is_400(api, rsps, status):
+    github_user(rsps, token="ghp_personal", app_check=False)
+    github_app_token(rsps, token="ghp_personal", status=status)
+
+    assert_error(
+        api.post_json("/auth/social/github", {"access_token": "ghp_personal"}), 400, "invalid_provider_token"
+    )
+    _nothing_stored()
+    assert len(rsps.calls) == 1
+
+
+def test_github_app_check_outage_is_502(api, rsps):
+    github_user(rsps, token="gho_valid", app_check=False)
+    for answer in (
+        {"status": 500},
+        {"status": 503},
+        {"status": 401},  # our own client secret refused: not the caller's fault
+        {"body": requests.exceptions.ReadTimeout()},
+        {"body": "not json"},
+    ):
+        rsps.upsert("POST", GITHUB_APP_TOKEN_URL, **answer)
+        assert_error(
+            api.post_json("/auth/social/github", {"access_token": "gho_valid"}), 502, "provider_unavailable"
+        )
+    _nothing_stored()
+
+
+def test_github_link_refuses_a_token_of_another_app(api, rsps, make_user, login):
+    make_user()
+    access = login()["access"]
+    github_user(rsps, token="gho_other_app", app_check=False)
+    github_app_token(rsps, token="gho_other_app", client_id="someone-elses-client-id")
+
+    r = api.call("post", "/me/social-accounts/github/link", {"access_token": "gho_other_app"}, token=access)
+
+    assert_error(r, 400, "invalid_provider_token")
+    assert not SocialAccount.objects.exists()
 
 
 # --- Facebook -------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -25,6 +26,7 @@ GITHUB_SECRET = "gh-client-secret"
 GITHUB_TOKEN_URL = "https://github.com/login/oauth/access_token"
 GITHUB_USER_URL = "https://api.github.com/user"
 GITHUB_EMAILS_URL = "https://api.github.com/user/emails"
+GITHUB_APP_TOKEN_URL = f"https://api.github.com/applications/{GITHUB_CLIENT_ID}/token"
 FACEBOOK_APP_ID = "fb-app-id"
 FACEBOOK_SECRET = "fb-app-secret"
 GRAPH = "https://graph.facebook.com/v19.0"
@@ -72,6 +74,34 @@ def google_id_token(
     return jwt.encode(payload, signing_key or rsa_key(), algorithm="RS256", headers={"kid": kid})
 
 
+def github_app_token(
+    rsps: responses.RequestsMock,
+    *,
+    token: str = "gho_valid",
+    client_id: str = GITHUB_CLIENT_ID,
+    status: int = 200,
+    uid: int = 4242,
+) -> None:
+    """GitHub's application-token check (POST /applications/{our client id}/token with our client id and
+    secret as basic auth) answering for `token`: 200 naming the app `client_id` that owns it, or `status`."""
+    basic = base64.b64encode(f"{GITHUB_CLIENT_ID}:{GITHUB_SECRET}".encode()).decode()
+    match = [
+        responses.matchers.header_matcher({"Authorization": f"Basic {basic}"}),
+        responses.matchers.json_params_matcher({"access_token": token}),
+    ]
+    if status != 200:
+        rsps.post(GITHUB_APP_TOKEN_URL, status=status, json={"message": "Not Found"}, match=match)
+        return
+    body = {
+        "id": 1,
+        "token": token,
+        "app": {"client_id": client_id, "name": "an app", "url": "https://example.com"},
+        "user": {"id": uid, "login": "octo"},
+        "scopes": ["user:email"],
+    }
+    rsps.post(GITHUB_APP_TOKEN_URL, json=body, match=match)
+
+
 def github_user(
     rsps: responses.RequestsMock,
     *,
@@ -80,8 +110,12 @@ def github_user(
     email: str | None = None,
     emails: list[dict[str, Any]] | None = None,
     token: str = "gho_valid",
+    app_check: bool = True,
 ) -> None:
-    """/user and /user/emails answering only to `Authorization: token <token>`."""
+    """/user and /user/emails answering only to `Authorization: token <token>`, and (unless `app_check` is
+    False) the application-token check calling the token ours."""
+    if app_check:
+        github_app_token(rsps, token=token, uid=uid)
     auth = responses.matchers.header_matcher({"Authorization": f"token {token}"})
     rsps.get(
         GITHUB_USER_URL,

@@ -28,7 +28,7 @@ def test_selection_of_the_passes() -> None:
             ("delete", "/api/v1/me", "me_delete", True),
             ("post", "/api/v1/auth/social/{provider}", "auth_social_login", False),
             ("get", "/api/v1/me/social-accounts", "me_social_accounts_list", True),
-            ("post", "/api/v1/me/social-accounts/{provider}", "me_social_accounts_link", True),
+            ("post", "/api/v1/me/social-accounts/{provider}/link", "me_social_accounts_link", True),
             ("get", "/api/v1/gdpr/requests", "gdpr_requests_list", True),
         )
     )

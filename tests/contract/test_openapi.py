@@ -150,6 +150,13 @@ def _no_error_responses(doc: dict[str, Any]) -> None:
         responses.pop(status)
 
 
+def _link_at_the_unlink_path(doc: dict[str, Any]) -> None:
+    # The layout that made DELETE /me/social-accounts/{not-an-id} answer 405: link at /{provider}.
+    doc["paths"]["/api/v1/me/social-accounts/{provider}"] = doc["paths"].pop(
+        "/api/v1/me/social-accounts/{provider}/link"
+    )
+
+
 BREAKAGES: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     "missing operationId": (lambda doc: _op(doc, ME, "get").pop("operationId"), "no operationId"),
     "unreadable operationId": (
@@ -177,6 +184,7 @@ BREAKAGES: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
         "Retry-After",
     ),
     "not 3.1": (lambda doc: doc.update(openapi="3.0.3"), "not 3.1"),
+    "overlapping paths": (_link_at_the_unlink_path, "overlap: one URL matches both"),
 }
 
 

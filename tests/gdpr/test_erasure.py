@@ -303,3 +303,22 @@ def test_erasure_drops_undelivered_side_effects_about_the_user_but_sends_its_con
         "user",
     } <= set(details)
     assert details["avatar_files"] == 2 and details["social_accounts"] == 1 and details["user"] == 1
+
+
+def test_an_export_link_answers_410_after_erasure(
+    api, ada, ada_tokens, approver, time_machine, django_capture_on_commit_callbacks
+):
+    _export(api, ada_tokens)
+    token = token_from(outbox_to("ada@example.com")[-1].body)
+    assert api.call("head", f"/gdpr/exports/{token}").status_code == 200
+    assert api.call("delete", "/me", {"password": PASSWORD}, token=ada_tokens["access"]).status_code == 202
+    with django_capture_on_commit_callbacks(execute=True):
+        services.erasure_approve(data_request=DataRequest.objects.get(type="erasure"), actor=approver)
+    time_machine.move_to(timezone.now() + timedelta(days=7, minutes=5))
+    _run_due(django_capture_on_commit_callbacks)
+    assert DataRequest.objects.get(type="erasure").status == "completed"
+
+    # Gone, not unknown: the link existed and was withdrawn.
+    assert_error(api.call("get", f"/gdpr/exports/{token}"), 410, "export_gone")
+    assert api.call("head", f"/gdpr/exports/{token}").status_code == 410
+    assert DataRequest.objects.get(type="export").status == "expired"

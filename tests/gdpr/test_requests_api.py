@@ -45,12 +45,14 @@ def test_download_headers_limit_and_audit(api, user, tokens):
     token = token_from(mail.outbox[-1].body)
     for left in (2, 1, 0):
         r = api.call("get", f"/gdpr/exports/{token}")
-        assert DataRequest.objects.get().export_file.downloads_left == left
         assert r.status_code == 200
         assert r["Cache-Control"] == "no-store"
         assert r["Referrer-Policy"] == "no-referrer"
         assert r["Content-Type"] == "application/zip"
+        assert r["Content-Disposition"].startswith('attachment; filename="custodian-export-')
         _, files = verify_zip(body(r))
+        # Counted once the whole file went out.
+        assert DataRequest.objects.get().export_file.downloads_left == left
         assert {
             "profile.json",
             "sessions.csv",
@@ -248,3 +250,60 @@ def test_expired_or_revoked_session_cannot_request(api, user, tokens, time_machi
     time_machine.move_to(timezone.now() + timedelta(minutes=16))
     assert_error(_create(api, tokens), 401)
     assert not DataRequest.objects.exists()
+
+
+def _ready_export(api, tokens):
+    _create(api, tokens)
+    token = token_from(mail.outbox[-1].body)
+    return token, DataRequest.objects.get(type="export").export_file
+
+
+def _abandon(response):
+    """What a WSGI server does when the client goes away mid-body: stop iterating and close the body. The
+    test client wraps the body in an iterator whose closing closes the response (keeping the test
+    database connection open, as a server's would stay open for the next request)."""
+    response._iterator.close()
+
+
+def test_head_checks_a_link_without_counting(api, user, tokens):
+    token, export_file = _ready_export(api, tokens)
+
+    for _ in range(5):
+        r = api.call("head", f"/gdpr/exports/{token}")
+        assert r.status_code == 200 and r.content == b""
+        assert r["Content-Length"] == str(export_file.size) and r["Content-Type"] == "application/zip"
+        assert r["X-Content-SHA256"] == export_file.sha256 and r["Cache-Control"] == "no-store"
+
+    export_file.refresh_from_db()
+    assert export_file.downloads_left == 3
+    assert not actions(action="gdpr.export_downloaded")
+    assert api.call("head", "/gdpr/exports/" + "A" * 43).status_code == 404
+    export_file.downloads_left = 0
+    export_file.save(update_fields=["downloads_left"])
+    assert api.call("head", f"/gdpr/exports/{token}").status_code == 410
+
+
+def test_an_interrupted_download_does_not_count(api, user, tokens, monkeypatch):
+    from gdpr.services import exports
+
+    token, export_file = _ready_export(api, tokens)
+    monkeypatch.setattr(exports, "DOWNLOAD_CHUNK_BYTES", 256)
+    assert export_file.size > 2 * 256
+
+    for _ in range(5):
+        r = api.call("get", f"/gdpr/exports/{token}")
+        assert len(next(iter(r.streaming_content))) == 256
+        _abandon(r)
+
+    export_file.refresh_from_db()
+    assert export_file.downloads_left == 3
+    assert not actions(action="gdpr.export_downloaded")
+    # The whole file, then, counts once, with the downloader's address in the audit event.
+    r = api.call("get", f"/gdpr/exports/{token}", REMOTE_ADDR="198.51.100.9")
+    verify_zip(body(r))
+    export_file.refresh_from_db()
+    assert export_file.downloads_left == 2
+    from audit.models import AuditEvent
+
+    event = AuditEvent.objects.get(action="gdpr.export_downloaded")
+    assert event.ip == "198.51.100.9" and event.request_id == r["X-Request-ID"]

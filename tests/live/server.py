@@ -101,6 +101,9 @@ class LiveServer:
                 "0",
                 "--access-logfile",
                 "-",
+                # As docs/deployment.md runs it: download tokens redacted from the access and error logs.
+                "--logger-class",
+                "config.logredact.GunicornLogger",
             ],
             env=self.env,
             cwd=ROOT,
