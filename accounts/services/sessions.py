@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hmac
-import uuid
 import logging
+import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
