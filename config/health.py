@@ -1,4 +1,9 @@
-"""Liveness and readiness: /health answers if the process serves; /health/ready checks DB, cache and queue."""
+"""Liveness and readiness: /health answers if the process serves; /health/ready checks DB, cache and queue, and
+reports the outbox backlog.
+
+The backlog never fails readiness: rows wait while the broker or the consumers are down, and taking web
+processes out of rotation would not deliver them; it would only stop the changes that owe them. Operators
+alert on it instead (docs/deployment.md)."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from ninja import Router, Schema
 
+from core import outbox
 from core.errors import ServiceUnavailable
 from core.schemas import errors
 
@@ -19,6 +25,32 @@ router = Router(tags=["health"])
 class HealthOut(Schema):
     status: str
     checks: dict[str, str] = {}
+
+
+class OutboxBacklogOut(Schema):
+    pending: int
+    failed: int
+    oldest_pending_seconds: int
+
+
+class ReadyOut(Schema):
+    status: str
+    checks: dict[str, str]
+    # Side effects owed by committed changes and not delivered yet; absent when the database is down.
+    outbox: OutboxBacklogOut | None = None
+
+
+def outbox_backlog() -> dict[str, int] | None:
+    try:
+        backlog = outbox.backlog()
+    except Exception as exc:
+        logger.error("readiness: outbox backlog unavailable: %s", exc)
+        return None
+    return {
+        "pending": backlog.pending,
+        "failed": backlog.failed,
+        "oldest_pending_seconds": backlog.oldest_pending_seconds,
+    }
 
 
 def readiness() -> dict[str, str]:
@@ -55,14 +87,21 @@ def live(request: HttpRequest) -> dict[str, object]:
 @router.get(
     "/ready",
     operation_id="health_ready",
-    summary="Readiness: database, cache, queue",
-    response={200: HealthOut, **errors(503)},
+    summary="Readiness: database, cache, queue; the outbox backlog",
+    description=(
+        "200 when the database, the cache and the queue answer, else 503 naming the one that does not. "
+        "`outbox` reports side effects not delivered yet: rows pending, rows failed for good (they wait "
+        "for a staff retry in the console), and the age of the oldest pending row in seconds. The backlog "
+        "never fails readiness; alert on it."
+    ),
+    response={200: ReadyOut, **errors(503)},
 )
 def ready(request: HttpRequest) -> dict[str, object]:
     checks = readiness()
+    backlog = outbox_backlog() if checks["database"] == "ok" else None
     if not all(v == "ok" for v in checks.values()):
-        raise ServiceUnavailable(details={"checks": checks})
-    return {"status": "ok", "checks": checks}
+        raise ServiceUnavailable(details={"checks": checks, "outbox": backlog})
+    return {"status": "ok", "checks": checks, "outbox": backlog}
 
 
 def live_view(request: HttpRequest) -> JsonResponse:
@@ -71,7 +110,9 @@ def live_view(request: HttpRequest) -> JsonResponse:
 
 def ready_view(request: HttpRequest) -> JsonResponse:
     checks = readiness()
+    backlog = outbox_backlog() if checks["database"] == "ok" else None
     ok = all(v == "ok" for v in checks.values())
     return JsonResponse(
-        {"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503
+        {"status": "ok" if ok else "unavailable", "checks": checks, "outbox": backlog},
+        status=200 if ok else 503,
     )
