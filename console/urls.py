@@ -1,6 +1,6 @@
 from django.urls import path
 
-from console.views import audit, auth, gdpr, users
+from console.views import audit, auth, gdpr, outbox, users
 
 app_name = "console"
 urlpatterns = [
@@ -23,4 +23,6 @@ urlpatterns = [
     path("deletions/<uuid:request_id>/approve/", gdpr.deletion_approve, name="deletion_approve"),
     path("deletions/<uuid:request_id>/reject/", gdpr.deletion_reject, name="deletion_reject"),
     path("exports/", gdpr.exports, name="exports"),
+    path("outbox/", outbox.outbox_failed, name="outbox"),
+    path("outbox/<int:message_id>/retry/", outbox.outbox_retry, name="outbox_retry"),
 ]

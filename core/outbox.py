@@ -33,7 +33,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
 from core import context
@@ -290,6 +290,11 @@ def relay(*, batch_size: int | None = None, max_batches: int = 50) -> RelayResul
 
 
 # --- operators ------------------------------------------------------------------------------------------
+
+
+def failed() -> QuerySet[OutboxMessage]:
+    """Rows that failed for good, newest first (the console's list)."""
+    return OutboxMessage.objects.filter(status=OutboxStatus.FAILED).order_by("-id")
 
 
 def retry(*, message_id: int) -> bool:

@@ -27,6 +27,8 @@ ROUTES: dict[str, tuple[str, tuple[str, ...]]] = {
     "verification_resend": ("post", ("detail",)),
     "deactivate": ("post", ("detail",)),
     "reactivate": ("post", ("detail",)),
+    "outbox": ("get", ("failed",)),
+    "outbox_retry": ("post", ("failed",)),
 }
 # Open to anyone: the login page, and logging out (ends only the caller's own console session).
 PUBLIC = {"login", "logout"}
@@ -68,6 +70,7 @@ def urls_for(user, session_id, request_id=None) -> list[tuple[str, str, str, dic
         "verification_resend": [user.pk],
         "deactivate": [user.pk],
         "reactivate": [user.pk],
+        "outbox_retry": [1],
     }
     out = []
     for name, (method, partials) in ROUTES.items():
