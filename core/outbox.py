@@ -112,8 +112,21 @@ def publish(topic: str, payload: dict[str, Any], *, subject_id: Any = None) -> l
             for h in handlers
         ]
     )
-    transaction.on_commit(kick, robust=True)
+    _kick_on_commit()
     return rows
+
+
+def _kick_on_commit() -> None:
+    """Kick the relay when the current transaction commits, once per transaction however many rows it
+    publishes (one relay run delivers them all; on the embedded default each kick is a write to the queue
+    file). A kick already registered counts only if it runs whenever this one would: registered in this
+    savepoint or an enclosing one still open (Django drops the callbacks of a savepoint rolled back)."""
+    connection = transaction.get_connection()
+    if connection.in_atomic_block:
+        open_savepoints = set(connection.savepoint_ids)
+        if any(func is kick and sids <= open_savepoints for sids, func, _ in connection.run_on_commit):
+            return
+    transaction.on_commit(kick, robust=True)
 
 
 def kick() -> None:
@@ -303,7 +316,7 @@ def retry(*, message_id: int) -> bool:
         status=OutboxStatus.PENDING, attempts=0, available_at=timezone.now(), lease_owner=""
     )
     if updated:
-        transaction.on_commit(kick, robust=True)
+        _kick_on_commit()
     return bool(updated)
 
 

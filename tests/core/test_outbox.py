@@ -377,3 +377,30 @@ def test_a_kick_with_the_broker_down_is_logged_and_never_raised(db, broker, capl
     assert OutboxMessage.objects.get(pk=row_id).status == "pending"  # committed, waiting for a relay
     assert outbox.relay().delivered == 1  # the periodic relay (or the next kick) delivers it
     assert effects == [("outside", row_id)]
+
+
+def test_one_kick_per_transaction_however_many_rows_it_publishes(db) -> None:
+    with TestCase.captureOnCommitCallbacks() as callbacks, transaction.atomic():
+        outbox.publish("test.outside", {"n": 1})
+        outbox.publish("test.fanout", {"n": 2})
+        with transaction.atomic():
+            outbox.publish("test.outside", {"n": 3})
+    assert callbacks == [outbox.kick]
+    assert OutboxMessage.objects.count() == 4
+
+
+def test_a_kick_dropped_with_a_rolled_back_savepoint_is_registered_again(db) -> None:
+    with TestCase.captureOnCommitCallbacks() as callbacks, transaction.atomic():
+        with pytest.raises(RuntimeError), transaction.atomic():
+            outbox.publish("test.outside", {"n": 1})  # its kick goes with the savepoint
+            raise RuntimeError("rolled back")
+        outbox.publish("test.outside", {"n": 2})  # so this one needs its own
+    assert callbacks == [outbox.kick]
+    assert [r.payload for r in rows()] == [{"n": 2}]
+
+
+def test_separate_transactions_kick_separately(db) -> None:
+    with TestCase.captureOnCommitCallbacks() as callbacks:
+        publish("test.outside", {"n": 1})
+        publish("test.outside", {"n": 2})
+    assert callbacks == [outbox.kick, outbox.kick]
