@@ -1,9 +1,10 @@
 """Liveness and readiness: /health answers if the process serves; /health/ready checks DB, cache and queue, and
 reports the outbox backlog.
 
-The backlog never fails readiness: rows wait while the broker or the consumers are down, and taking web
-processes out of rotation would not deliver them; it would only stop the changes that owe them. Operators
-alert on it instead (docs/deployment.md)."""
+Only the database and the cache fail readiness (503). Neither the queue nor the outbox backlog does: side
+effects wait in the outbox while the broker or the consumers are down, and taking web processes out of
+rotation would not deliver them; it would only stop the changes that owe them. An unreachable queue makes
+the status "degraded" (still 200); operators alert on it and on the backlog (docs/deployment.md)."""
 
 from __future__ import annotations
 
@@ -53,6 +54,10 @@ def outbox_backlog() -> dict[str, int] | None:
     }
 
 
+# What a web process cannot serve without; the others are reported only.
+REQUIRED = ("database", "cache")
+
+
 def readiness() -> dict[str, str]:
     checks: dict[str, str] = {}
     try:
@@ -79,6 +84,14 @@ def readiness() -> dict[str, str]:
     return checks
 
 
+def ready_enough(checks: dict[str, str]) -> bool:
+    return all(checks[name] == "ok" for name in REQUIRED)
+
+
+def status_of(checks: dict[str, str]) -> str:
+    return "ok" if all(v == "ok" for v in checks.values()) else "degraded"
+
+
 @router.get("", operation_id="health_live", summary="Liveness", response={200: HealthOut})
 def live(request: HttpRequest) -> dict[str, object]:
     return {"status": "ok", "checks": {}}
@@ -89,19 +102,20 @@ def live(request: HttpRequest) -> dict[str, object]:
     operation_id="health_ready",
     summary="Readiness: database, cache, queue; the outbox backlog",
     description=(
-        "200 when the database, the cache and the queue answer, else 503 naming the one that does not. "
-        "`outbox` reports side effects not delivered yet: rows pending, rows failed for good (they wait "
-        "for a staff retry in the console), and the age of the oldest pending row in seconds. The backlog "
-        "never fails readiness; alert on it."
+        "503 when the database or the cache does not answer (`details.checks` names it). An unreachable "
+        "queue is reported (`checks.queue` = `error`, status `degraded`) but answers 200: side effects wait "
+        "in the outbox until it is back. `outbox` reports side effects not delivered yet: rows pending, rows "
+        "failed for good (they wait for a staff retry in the console), and the age of the oldest pending "
+        "row in seconds. The backlog never fails readiness; alert on it."
     ),
     response={200: ReadyOut, **errors(503)},
 )
 def ready(request: HttpRequest) -> dict[str, object]:
     checks = readiness()
     backlog = outbox_backlog() if checks["database"] == "ok" else None
-    if not all(v == "ok" for v in checks.values()):
+    if not ready_enough(checks):
         raise ServiceUnavailable(details={"checks": checks, "outbox": backlog})
-    return {"status": "ok", "checks": checks, "outbox": backlog}
+    return {"status": status_of(checks), "checks": checks, "outbox": backlog}
 
 
 def live_view(request: HttpRequest) -> JsonResponse:
@@ -111,8 +125,8 @@ def live_view(request: HttpRequest) -> JsonResponse:
 def ready_view(request: HttpRequest) -> JsonResponse:
     checks = readiness()
     backlog = outbox_backlog() if checks["database"] == "ok" else None
-    ok = all(v == "ok" for v in checks.values())
+    ok = ready_enough(checks)
     return JsonResponse(
-        {"status": "ok" if ok else "unavailable", "checks": checks, "outbox": backlog},
+        {"status": status_of(checks) if ok else "unavailable", "checks": checks, "outbox": backlog},
         status=200 if ok else 503,
     )

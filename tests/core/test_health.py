@@ -64,3 +64,19 @@ def test_a_backlog_query_that_fails_is_reported_as_missing_not_as_a_500(db) -> N
     with mock.patch("config.health.outbox.backlog", side_effect=RuntimeError("boom")):
         r = Client().get("/api/v1/health/ready")
     assert r.status_code == 200 and r.json()["outbox"] is None
+
+
+@pytest.mark.parametrize("path", ["/health/ready", "/api/v1/health/ready"])
+def test_an_unreachable_queue_is_reported_but_stays_ready(db, path) -> None:
+    from huey.contrib.djhuey import HUEY
+
+    from config.huey import SqliteStorage
+
+    _backlog()
+    with mock.patch.object(HUEY, "storage", SqliteStorage("down", filename="/dev/null/huey.sqlite3")):
+        r = Client().get(path)
+    assert r.status_code == 200, r.content
+    body = r.json()
+    assert body["status"] == "degraded"
+    assert body["checks"] == {"database": "ok", "cache": "ok", "queue": "error"}
+    assert body["outbox"]["pending"] == 2
