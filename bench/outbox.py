@@ -17,7 +17,11 @@ variant and operation) because the load of a shared machine drifts; medians are 
 use Django's MD5 hasher so that Argon2 (~180 ms a check on this machine, the same in every variant) does not
 bury a difference of a millisecond; the figures are the rest of the request. Last, the relay delivers the
 rows the `rows` and `rows+kick` runs left (mails into the local-memory mailbox, the erasures that deleted
-accounts open, the job the verification mail needs nothing for), timed per row.
+accounts open), timed per row.
+
+The request figures carry the noise of a whole request; `--publish` iterations (default 3000, the three cases interleaved)
+time the outbox alone: a transaction that updates one row, with and without one `mail.enqueue` (one outbox
+row of a verification mail's size), and the same with the kick on (one enqueue on commit).
 
 Uses a throw-away SQLite database (DATABASE_URL instead when set: a scratch database the benchmark may
 migrate, empty and fill).
@@ -184,6 +188,37 @@ def run(requests: int, rounds: int) -> dict[str, Any]:
     }
 
 
+def publish_cost(iterations: int) -> dict[str, float]:
+    """Median ms of a one-row UPDATE transaction, alone, with one mail owed, and with the kick on."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from accounts.models import User
+    from core import mail
+
+    user = User.objects.create_user(email="publish@example.com", password=None)
+    variant = Variant()
+    context = {"first_name": "Ada", "key": "k" * 120, "link": "https://app.example/verify?key=" + "k" * 120}
+
+    def change(owe: bool) -> None:
+        with transaction.atomic():
+            User.objects.filter(pk=user.pk).update(last_login=timezone.now())
+            if owe:
+                mail.enqueue(template="verify", to=user.email, subject_id=user.pk, context=context)
+
+    samples: dict[str, list[float]] = {"change alone": [], "change + 1 row": [], "change + 1 row + kick": []}
+    names = list(samples)
+    for i in range(iterations):
+        # Interleaved, in a rotating order: the three see the same load and the same table sizes.
+        for name in names[i % 3 :] + names[: i % 3]:
+            variant.use("rows+kick" if name.endswith("kick") else "rows")
+            started = time.perf_counter()
+            change(owe=name != "change alone")
+            samples[name].append((time.perf_counter() - started) * 1000)
+    variant.use("rows+kick")
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
 def report(data: dict[str, Any]) -> None:
     print(
         f"database {data['vendor']}, queue {data['queue']}, {data['rounds']} rounds × {data['requests']} "
@@ -208,6 +243,14 @@ def report(data: dict[str, Any]) -> None:
             f"({relay['seconds'] / relay['delivered'] * 1000:.2f} ms a row, mails rendered and sent to memory); "
             f"relay tasks queued by the kicks: {data['kicks_queued']}"
         )
+    publish = data["publish"]
+    alone = publish["change alone"]
+    print(
+        "outbox alone, median of "
+        + ", ".join(f"{name} {ms:.3f} ms" for name, ms in publish.items())
+        + f": a row costs {publish['change + 1 row'] - alone:+.3f} ms, the kick "
+        f"{publish['change + 1 row + kick'] - publish['change + 1 row']:+.3f} ms more"
+    )
 
 
 def main() -> int:
@@ -216,11 +259,16 @@ def main() -> int:
     )
     parser.add_argument("--requests", type=int, default=120)
     parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--publish", type=int, default=3000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="custodian-bench-outbox-") as tmp:
         load = os.getloadavg()[0]
         setup(tmp)
         data = run(args.requests, args.rounds)
+        data["publish"] = publish_cost(args.publish)
+        from huey.contrib.djhuey import HUEY
+
+        HUEY.flush()  # the kicks of publish_cost (nobody consumes this queue)
         print(f"load average (1 min) at start {load:.2f}, at end {os.getloadavg()[0]:.2f}")
         report(data)
     return 0
