@@ -142,9 +142,10 @@ if REDIS_URL:
     }
 else:
     HUEY = {
-        "huey_class": "huey.SqliteHuey",
+        # huey's SQLite queue, except that a queue file that cannot be opened does not stop start-up.
+        "huey_class": "config.huey.SqliteHuey",
         "name": env.str("HUEY_NAME", default="custodian"),
-        "filename": str(VAR_DIR / "huey.sqlite3"),
+        "filename": env.str("HUEY_SQLITE_PATH", default=str(VAR_DIR / "huey.sqlite3")),
         "immediate": HUEY_IMMEDIATE,
         "consumer": {"workers": env.int("HUEY_WORKERS", default=2), "worker_type": "thread"},
     }

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from console.views import audit, auth, gdpr, users, webhooks
+from console.views import audit, auth, gdpr, outbox, users, webhooks
 
 app_name = "console"
 urlpatterns = [
@@ -34,4 +34,6 @@ urlpatterns = [
         webhooks.delivery_replay,
         name="webhook_replay",
     ),
+    path("outbox/", outbox.outbox_failed, name="outbox"),
+    path("outbox/<int:message_id>/retry/", outbox.outbox_retry, name="outbox_retry"),
 ]

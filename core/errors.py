@@ -27,6 +27,12 @@ class DomainError(Exception):
         super().__init__(self.message)
 
 
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+    message = "Not found."
+
+
 class RateLimited(DomainError):
     status = 429
     code = "rate_limited"

@@ -37,6 +37,7 @@ class OutboxMessage(models.Model):
 
     class Meta:
         ordering = ["id"]
+        permissions = [("retry_outbox", "Can retry failed outbox deliveries")]
         indexes = [
             # The relay's scan: pending rows that are due, oldest first.
             models.Index(

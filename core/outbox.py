@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import random
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -32,7 +33,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Min, Q
+from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
 from core import context
@@ -111,22 +112,36 @@ def publish(topic: str, payload: dict[str, Any], *, subject_id: Any = None) -> l
             for h in handlers
         ]
     )
-    transaction.on_commit(kick, robust=True)
+    _kick_on_commit()
     return rows
+
+
+def _kick_on_commit() -> None:
+    """Kick the relay when the current transaction commits, once per transaction however many rows it
+    publishes (one relay run delivers them all; on the embedded default each kick is a write to the queue
+    file). A kick already registered counts only if it runs whenever this one would: registered in this
+    savepoint or an enclosing one still open (Django drops the callbacks of a savepoint rolled back)."""
+    connection = transaction.get_connection()
+    if connection.in_atomic_block:
+        open_savepoints = set(connection.savepoint_ids)
+        if any(func is kick and sids <= open_savepoints for sids, func, _ in connection.run_on_commit):
+            return
+    transaction.on_commit(kick, robust=True)
 
 
 def kick() -> None:
     """Queue a relay run now. Never raises: with the broker down the rows wait, committed, for the
-    periodic relay (or the next kick that gets through)."""
+    periodic relay (or the next kick that gets through). Logged without a traceback: during an outage
+    every commit that publishes logs this line, and the cause is all there is to say."""
     if _kicker is None:
         return
     try:
         _kicker()
-    except Exception:
+    except Exception as exc:
         logger.error(
-            "outbox: could not queue the relay (is the broker reachable?); "
-            "pending side effects wait for the next relay run",
-            exc_info=True,
+            "outbox: could not queue the relay (%s: %s); pending side effects wait for the next relay run",
+            type(exc).__name__,
+            exc,
         )
 
 
@@ -171,12 +186,16 @@ def _mark_delivered(message: OutboxMessage) -> bool:
     )
 
 
-def _mark_failed(message: OutboxMessage, exc: BaseException) -> None:
+def _mark_failed(message: OutboxMessage, exc: BaseException) -> str:
     attempts = message.attempts + 1
+    # The exception's text only: a payload may carry secrets (a reset link), so it is never formatted here.
     error = f"{type(exc).__name__}: {exc}"[:1000]
     fields: dict[str, Any] = {"attempts": attempts, "last_error": error, "lease_owner": ""}
     if attempts >= settings.OUTBOX_MAX_ATTEMPTS:
+        outcome = FAILED
         fields["status"] = OutboxStatus.FAILED
+        # Due "now" again, so a retry from the console is due at once (retry() sets it too).
+        fields["available_at"] = timezone.now()
         logger.error(
             "outbox: #%s %s (%s) failed for good after %d attempts: %s",
             message.pk,
@@ -186,6 +205,7 @@ def _mark_failed(message: OutboxMessage, exc: BaseException) -> None:
             type(exc).__name__,
         )
     else:
+        outcome = RETRYING
         delay = backoff_seconds(attempts)
         fields["available_at"] = timezone.now() + timedelta(seconds=delay)
         logger.warning(
@@ -197,13 +217,21 @@ def _mark_failed(message: OutboxMessage, exc: BaseException) -> None:
             type(exc).__name__,
             delay,
         )
-    OutboxMessage.objects.filter(
+    updated = OutboxMessage.objects.filter(
         pk=message.pk, status=OutboxStatus.PENDING, lease_owner=message.lease_owner
     ).update(**fields)
+    return outcome if updated else LOST
 
 
-def deliver(message: OutboxMessage) -> bool:
-    """Run one claimed row's handler and record the outcome. True when delivered."""
+# What deliver() did with a row.
+DELIVERED = "delivered"
+RETRYING = "retrying"  # failed; due again after its backoff
+FAILED = "failed"  # failed OUTBOX_MAX_ATTEMPTS times; waits for an operator's retry
+LOST = "lost"  # another relay took the row over (this one's lease had run out); the effect is left to it
+
+
+def deliver(message: OutboxMessage) -> str:
+    """Run one claimed row's handler and record the outcome (DELIVERED, RETRYING, FAILED or LOST)."""
     registered = _handlers.get(message.handler)
     token = context.bind(context.RequestContext.from_dict(message.context))
     try:
@@ -217,42 +245,69 @@ def deliver(message: OutboxMessage) -> bool:
         else:
             registered.func(message)
             if not _mark_delivered(message):
+                # The effect happened twice at worst, under the same id (a mail's Message-ID).
                 logger.warning("outbox: #%s was taken over by another relay while delivering", message.pk)
-        return True
+                return LOST
+        return DELIVERED
     except LeaseLost:
         logger.warning("outbox: #%s was taken over by another relay; its effect is left to it", message.pk)
-        return False
+        return LOST
     except Exception as exc:
-        _mark_failed(message, exc)
-        return False
+        return _mark_failed(message, exc)
     finally:
         context.reset(token)
+
+
+def _release(messages: list[OutboxMessage], owner: str) -> int:
+    """Give claimed rows back, due now (this relay will not reach them within its lease)."""
+    return OutboxMessage.objects.filter(
+        id__in=[m.pk for m in messages], status=OutboxStatus.PENDING, lease_owner=owner
+    ).update(lease_owner="", available_at=timezone.now())
 
 
 @dataclass
 class RelayResult:
     claimed: int = 0
     delivered: int = 0
+    retrying: int = 0
+    failed: int = 0
+    lost: int = 0
+    released: int = 0
+
+    def count(self, outcome: str) -> None:
+        setattr(self, outcome, getattr(self, outcome) + 1)
 
 
 def relay(*, batch_size: int | None = None, max_batches: int = 50) -> RelayResult:
-    """Deliver due rows, oldest first, batch after batch until none is due (or `max_batches`). Safe to run
-    in several processes at once: each claims its rows (SKIP LOCKED on PostgreSQL, the write lock on
-    SQLite) and leases them for OUTBOX_LEASE_SECONDS."""
+    """Deliver due rows, oldest first, batch after batch until none is due (or `max_batches` were claimed),
+    so rows that handlers publish while it runs are delivered by the same run. Safe to run in several
+    processes at once: each claims its rows (SKIP LOCKED on PostgreSQL, the write lock on SQLite) and leases
+    them for OUTBOX_LEASE_SECONDS. A row is only started while at least half of its lease is left; the
+    rest of a slow batch is given back and claimed again, so a row whose lease ran out (and that another
+    relay may have taken) is never started."""
     size = batch_size or settings.OUTBOX_BATCH_SIZE
     owner = secrets.token_hex(8)
     result = RelayResult()
     for _ in range(max_batches):
         batch = _claim(size, owner)
-        result.claimed += len(batch)
-        for message in batch:
-            result.delivered += deliver(message)
-        if len(batch) < size:
+        if not batch:
             break
+        result.claimed += len(batch)
+        deadline = time.monotonic() + settings.OUTBOX_LEASE_SECONDS / 2
+        for index, message in enumerate(batch):
+            if time.monotonic() >= deadline:
+                result.released += _release(batch[index:], owner)
+                break
+            result.count(deliver(message))
     return result
 
 
 # --- operators ------------------------------------------------------------------------------------------
+
+
+def failed() -> QuerySet[OutboxMessage]:
+    """Rows that failed for good, newest first (the console's list)."""
+    return OutboxMessage.objects.filter(status=OutboxStatus.FAILED).order_by("-id")
 
 
 def retry(*, message_id: int) -> bool:
@@ -261,7 +316,7 @@ def retry(*, message_id: int) -> bool:
         status=OutboxStatus.PENDING, attempts=0, available_at=timezone.now(), lease_owner=""
     )
     if updated:
-        transaction.on_commit(kick, robust=True)
+        _kick_on_commit()
     return bool(updated)
 
 
@@ -273,14 +328,19 @@ class Backlog:
 
 
 def backlog() -> Backlog:
-    """What /health/ready reports: how many rows wait, how many failed, and how old the oldest waiting is."""
-    now = timezone.now()
-    pending = OutboxMessage.objects.filter(status=OutboxStatus.PENDING)
-    oldest = pending.aggregate(oldest=Min("created_at"))["oldest"]
+    """What /health/ready reports: how many rows wait, how many failed, and how old the oldest waiting is.
+    One query (the status index keeps it cheap while delivered rows are purged daily)."""
+    pending = Q(status=OutboxStatus.PENDING)
+    row = OutboxMessage.objects.exclude(status=OutboxStatus.DELIVERED).aggregate(
+        pending=Count("id", filter=pending),
+        failed=Count("id", filter=Q(status=OutboxStatus.FAILED)),
+        oldest=Min("created_at", filter=pending),
+    )
+    oldest = row["oldest"]
     return Backlog(
-        pending=pending.count(),
-        failed=OutboxMessage.objects.filter(status=OutboxStatus.FAILED).count(),
-        oldest_pending_seconds=int((now - oldest).total_seconds()) if oldest else 0,
+        pending=row["pending"],
+        failed=row["failed"],
+        oldest_pending_seconds=max(0, int((timezone.now() - oldest).total_seconds())) if oldest else 0,
     )
 
 

@@ -100,7 +100,11 @@ def test_readiness_failure_is_503_in_error_out(api: Any) -> None:
 def test_readiness_ok(api: Any) -> None:
     response = api.get("/api/v1/health/ready")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"database": "ok", "cache": "ok", "queue": "ok"}}
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "cache": "ok", "queue": "ok"},
+        "outbox": {"pending": 0, "failed": 0, "oldest_pending_seconds": 0},
+    }
 
 
 def test_unexpected_exception_is_500_in_error_out_with_request_id(api: Any, tokens: dict[str, Any]) -> None:

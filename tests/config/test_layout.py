@@ -4,19 +4,24 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from django.conf import settings
-from importlinter.cli import lint_imports
 
 ROOT = Path(settings.BASE_DIR)
-APPS = ("core", "audit", "accounts", "gdpr", "console", "config")
+APPS = ("core", "audit", "accounts", "gdpr", "integrations", "console", "config")
 
 
-def test_import_contracts_are_kept(capsys: pytest.CaptureFixture[str]) -> None:
-    code = lint_imports(no_cache=True, no_logo=True)
-    assert code == 0, capsys.readouterr().out
+def test_import_contracts_are_kept() -> None:
+    # In a process of its own: import-linter's CLI configures logging, which would change this test run's.
+    lint = Path(sys.executable).parent / "lint-imports"
+    result = subprocess.run(
+        [str(lint), "--no-cache", "--no-logo"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def _private(name: str) -> bool:

@@ -55,7 +55,7 @@ def test_embedded_default_uses_sqlite_wal_and_persistent_connections() -> None:
     assert journal == "wal"
     assert rest.split() == [
         "600",
-        "huey.SqliteHuey",
+        "config.huey.SqliteHuey",
         "django.core.cache.backends.locmem.LocMemCache",
         "core.mail_backends.FileBackend",
     ]

@@ -34,6 +34,8 @@ ROUTES: dict[str, tuple[str, tuple[str, ...]]] = {
     "webhook_delete": ("post", ()),
     "webhook_test": ("post", ("deliveries",)),
     "webhook_replay": ("post", ("deliveries",)),
+    "outbox": ("get", ("failed",)),
+    "outbox_retry": ("post", ("failed",)),
 }
 # Open to anyone: the login page, and logging out (ends only the caller's own console session).
 PUBLIC = {"login", "logout"}
@@ -80,6 +82,7 @@ def urls_for(user, session_id, request_id=None) -> list[tuple[str, str, str, dic
         "verification_resend": [user.pk],
         "deactivate": [user.pk],
         "reactivate": [user.pk],
+        "outbox_retry": [1],
     }
     out = []
     for name, (method, partials) in ROUTES.items():

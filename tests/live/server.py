@@ -32,10 +32,18 @@ def free_port() -> int:
 class LiveServer:
     """`with LiveServer() as server:` migrates a fresh database and serves it; `server.url` is the base URL
     (no trailing slash), `server.mails()` the mails sent so far, `server.manage(...)` runs a management
-    command against the same database."""
+    command against the same database.
+
+    `immediate=False` leaves tasks to a separate consumer (the server only queues them); `extra_env` may set
+    DATABASE_URL and REDIS_URL (otherwise a fresh SQLite database and no Redis)."""
 
     def __init__(
-        self, *, workers: int = 2, log_name: str = "server", extra_env: dict[str, str] | None = None
+        self,
+        *,
+        workers: int = 2,
+        log_name: str = "server",
+        immediate: bool = True,
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="custodian-live-")
         self.dir = Path(self._tmp.name)
@@ -52,7 +60,7 @@ class LiveServer:
                 "VAR_DIR": str(self.dir / "var"),
                 "SECRET_KEY": secrets.token_urlsafe(50),
                 "DEBUG": "false",
-                "HUEY_IMMEDIATE": "true",
+                "HUEY_IMMEDIATE": "true" if immediate else "false",
                 "SECURE_SSL_REDIRECT": "false",
                 "SECURE_COOKIES": "false",
                 "FRONTEND_URL": "https://app.example.test",
@@ -151,7 +159,9 @@ class LiveServer:
         found: list[email.message.EmailMessage] = []
         if not self.mail_dir.exists():
             return found
-        for path in sorted(self.mail_dir.iterdir(), key=lambda p: (p.stat().st_mtime_ns, p.name)):
+        # A message being written is a ".partial" file until it is renamed whole.
+        written = [p for p in self.mail_dir.iterdir() if p.suffix != ".partial"]
+        for path in sorted(written, key=lambda p: (p.stat().st_mtime_ns, p.name)):
             for chunk in re.split(rb"\n-{79}\n", path.read_bytes()):
                 if not chunk.strip():
                     continue

@@ -284,7 +284,8 @@ def test_health(sdk: Sdk) -> None:
     live = sdk.op("health_live").sync(client=sdk.client())
     ready = sdk.op("health_ready").sync(client=sdk.client())
     assert isinstance(live, sdk.models.HealthOut) and live.status == "ok"
-    assert isinstance(ready, sdk.models.HealthOut) and ready.status == "ok"
+    assert isinstance(ready, sdk.models.ReadyOut) and ready.status == "ok"
+    assert isinstance(ready.outbox, sdk.models.OutboxBacklogOut) and ready.outbox.failed == 0
 
 
 def test_generic_calls_used_by_the_reset_and_export_flows(sdk: Sdk) -> None:
