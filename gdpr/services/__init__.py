@@ -17,6 +17,7 @@ from gdpr.services.requests import (
     erasure_open_for_deleted,
     erasure_reject,
     erasures_enqueue_due,
+    export_request_for_user,
     requests_requeue_stuck,
 )
 from gdpr.services.retention import audit_retention, sessions_purge
@@ -33,6 +34,7 @@ __all__ = [
     "erasures_enqueue_due",
     "export_download",
     "export_download_url",
+    "export_request_for_user",
     "export_run",
     "export_token",
     "exports_purge_expired",
