@@ -14,6 +14,7 @@ from ninja_extra.exceptions import APIException
 
 from accounts.api import auth_router, me_router
 from accounts.social.api import auth_social_router, me_social_router
+from adminapi.api import router as admin_router
 from config import health
 from config.openapi import CustodianAPI
 from config.parsing import BodyNotAccepted, StrictJsonParser
@@ -187,3 +188,4 @@ api.add_router("/auth/social", auth_social_router)
 api.add_router("/me/social-accounts", me_social_router)
 api.add_router("/gdpr", gdpr_router)
 api.add_router("/me", gdpr_consents_router)
+api.add_router("/admin", admin_router)

@@ -4,7 +4,8 @@ Handlers declare the statuses their code returns (`response={200: Out, **errors(
 statuses come from the framework itself, on every operation of a kind, so they are added here rather than
 repeated by hand (and forgotten by the next router): 500 `server_error` on every operation, and 413
 `payload_too_large` on every operation with a request body. Every 429 answer carries `Retry-After`, and
-the document says so. tests/contract/test_openapi.py checks the result; `manage.py export_openapi`
+the document says so. An operation that needs a scope (the admin API's, `openapi_extra={"x-scopes": [...]}`)
+names it as the role of its security requirement, as OpenAPI 3.1 allows for schemes other than OAuth2. tests/contract/test_openapi.py checks the result; `manage.py export_openapi`
 writes it to docs/openapi.json.
 """
 
@@ -59,6 +60,13 @@ def complete(schema: dict[str, Any]) -> dict[str, Any]:
         if "429" in responses:
             responses["429"].setdefault("headers", {})["Retry-After"] = RETRY_AFTER
         operation["responses"] = dict(sorted(responses.items()))
+        scopes = operation.pop("x-scopes", None)
+        if scopes:
+            operation["security"] = [
+                {scheme: list(scopes)}
+                for requirement in operation.get("security", [])
+                for scheme in requirement
+            ]
     return schema
 
 

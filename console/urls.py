@@ -1,6 +1,6 @@
 from django.urls import path
 
-from console.views import audit, auth, gdpr, users
+from console.views import apikeys, audit, auth, gdpr, users
 
 app_name = "console"
 urlpatterns = [
@@ -23,4 +23,6 @@ urlpatterns = [
     path("deletions/<uuid:request_id>/approve/", gdpr.deletion_approve, name="deletion_approve"),
     path("deletions/<uuid:request_id>/reject/", gdpr.deletion_reject, name="deletion_reject"),
     path("exports/", gdpr.exports, name="exports"),
+    path("api-keys/", apikeys.api_keys, name="api_keys"),
+    path("api-keys/<uuid:key_id>/revoke/", apikeys.api_key_revoke, name="api_key_revoke"),
 ]
