@@ -14,8 +14,7 @@ from ninja.responses import Status
 from accounts import selectors as account_selectors
 from accounts import services as account_services
 from accounts.models import RevokeReason, User
-from adminapi import schemas
-from adminapi import scopes as s
+from adminapi import schemas, scopes
 from adminapi.auth import key_auth
 from adminapi.models import ApiKey
 from core.errors import NotFound
@@ -71,7 +70,7 @@ def _request_out(data_request: DataRequest) -> dict[str, Any]:
     operation_id="admin_users_list",
     summary="Search users by id, e-mail, username or name, newest first",
     response={200: schemas.AdminUserPageOut, **errors(401, 403, 422)},
-    **_scoped(s.USERS_READ),
+    **_scoped(scopes.USERS_READ),
 )
 def users_list(request: HttpRequest, params: Query[schemas.UserSearchParams]) -> dict[str, Any]:
     found = account_selectors.user_search(query=params.q, status=params.status or "")
@@ -83,7 +82,7 @@ def users_list(request: HttpRequest, params: Query[schemas.UserSearchParams]) ->
     operation_id="admin_user_get",
     summary="One user's account (deleted ones too)",
     response={200: schemas.AdminUserOut, **errors(401, 403, 404, 422)},
-    **_scoped(s.USERS_READ),
+    **_scoped(scopes.USERS_READ),
 )
 def user_get(request: HttpRequest, user_id: uuid.UUID) -> User:
     return _user(user_id)
@@ -94,7 +93,7 @@ def user_get(request: HttpRequest, user_id: uuid.UUID) -> User:
     operation_id="admin_user_logout",
     summary="Force logout: end every session of the user",
     response={200: schemas.LogoutOut, **errors(401, 403, 404, 422)},
-    **_scoped(s.USERS_LOGOUT),
+    **_scoped(scopes.USERS_LOGOUT),
 )
 def user_logout(request: HttpRequest, user_id: uuid.UUID) -> dict[str, int]:
     ended = account_services.sessions_revoke_all(
@@ -108,7 +107,7 @@ def user_logout(request: HttpRequest, user_id: uuid.UUID) -> dict[str, int]:
     operation_id="admin_user_deactivate",
     summary="Deactivate a user: no login, every session ended (idempotent)",
     response={200: schemas.AdminUserOut, **errors(400, 401, 403, 404, 409, 422)},
-    **_scoped(s.USERS_DEACTIVATE),
+    **_scoped(scopes.USERS_DEACTIVATE),
 )
 def user_deactivate(request: HttpRequest, user_id: uuid.UUID, payload: schemas.DeactivateIn) -> User:
     return account_services.user_deactivate(user=_user(user_id), actor=_owner(request), reason=payload.reason)
@@ -119,7 +118,7 @@ def user_deactivate(request: HttpRequest, user_id: uuid.UUID, payload: schemas.D
     operation_id="admin_user_reactivate",
     summary="Reactivate a deactivated user (idempotent)",
     response={200: schemas.AdminUserOut, **errors(401, 403, 404, 422)},
-    **_scoped(s.USERS_DEACTIVATE),
+    **_scoped(scopes.USERS_DEACTIVATE),
 )
 def user_reactivate(request: HttpRequest, user_id: uuid.UUID) -> User:
     return account_services.user_reactivate(user=_user(user_id), actor=_owner(request))
@@ -130,7 +129,7 @@ def user_reactivate(request: HttpRequest, user_id: uuid.UUID) -> User:
     operation_id="admin_user_export_start",
     summary="Start a data export on the user's behalf; the download link is mailed to the user",
     response={202: schemas.AdminDataRequestOut, **errors(401, 403, 404, 409, 422)},
-    **_scoped(s.GDPR_EXPORT),
+    **_scoped(scopes.GDPR_EXPORT),
 )
 def user_export_start(request: HttpRequest, user_id: uuid.UUID) -> Status[dict[str, Any]]:
     data_request = gdpr_services.export_request_for_user(
@@ -144,7 +143,7 @@ def user_export_start(request: HttpRequest, user_id: uuid.UUID) -> Status[dict[s
     operation_id="admin_erasures_list",
     summary="Erasure requests in one status (default: awaiting approval), oldest first",
     response={200: schemas.AdminDataRequestPageOut, **errors(401, 403, 422)},
-    **_scoped(s.GDPR_ERASURE_READ),
+    **_scoped(scopes.GDPR_ERASURE_READ),
 )
 def erasures_list(request: HttpRequest, params: Query[schemas.ErasureListParams]) -> dict[str, Any]:
     result = page(gdpr_selectors.erasure_requests(status=params.status), params)
@@ -157,7 +156,7 @@ def erasures_list(request: HttpRequest, params: Query[schemas.ErasureListParams]
     operation_id="admin_erasure_approve",
     summary="Approve an erasure request: it runs after the grace period unless the user cancels",
     response={200: schemas.AdminDataRequestOut, **errors(401, 403, 404, 409, 422)},
-    **_scoped(s.GDPR_ERASURE_APPROVE),
+    **_scoped(scopes.GDPR_ERASURE_APPROVE),
 )
 def erasure_approve(request: HttpRequest, request_id: uuid.UUID) -> dict[str, Any]:
     data_request = gdpr_selectors.erasure_request(data_request_id=request_id)
@@ -169,7 +168,7 @@ def erasure_approve(request: HttpRequest, request_id: uuid.UUID) -> dict[str, An
     operation_id="admin_erasure_reject",
     summary="Reject an erasure request with a reason",
     response={200: schemas.AdminDataRequestOut, **errors(400, 401, 403, 404, 409, 422)},
-    **_scoped(s.GDPR_ERASURE_APPROVE),
+    **_scoped(scopes.GDPR_ERASURE_APPROVE),
 )
 def erasure_reject(request: HttpRequest, request_id: uuid.UUID, payload: schemas.RejectIn) -> dict[str, Any]:
     data_request = gdpr_selectors.erasure_request(data_request_id=request_id)

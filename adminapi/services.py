@@ -10,7 +10,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from adminapi import errors, keys, scopes
+from adminapi import errors, keys
+from adminapi import scopes as registry
 from adminapi.models import ApiKey, may_own_keys
 from audit import services as audit
 
@@ -32,9 +33,9 @@ def _check_input(name: str, wanted: Iterable[str], expires_at: datetime) -> list
     if not name or len(name) > NAME_MAX_LENGTH:
         fields["name"] = [f"Give the key a name of 1 to {NAME_MAX_LENGTH} characters."]
     wanted = list(wanted)
-    unknown = sorted(set(wanted) - set(scopes.SCOPES))
+    unknown = sorted(set(wanted) - set(registry.SCOPES))
     if unknown:
-        fields["scopes"] = [f"Unknown scope: {', '.join(unknown)}. Known: {', '.join(scopes.SCOPES)}."]
+        fields["scopes"] = [f"Unknown scope: {', '.join(unknown)}. Known: {', '.join(registry.SCOPES)}."]
     elif not wanted:
         fields["scopes"] = ["Give the key at least one scope."]
     now = timezone.now()
@@ -42,7 +43,7 @@ def _check_input(name: str, wanted: Iterable[str], expires_at: datetime) -> list
         fields["expires_at"] = [f"A key expires in the future, within {MAX_LIFETIME_DAYS} days."]
     if fields:
         raise errors.ValidationFailed(fields)
-    return scopes.scopes_normalise(wanted)
+    return registry.scopes_normalise(wanted)
 
 
 def api_key_create(
@@ -50,7 +51,7 @@ def api_key_create(
 ) -> NewKey:
     """A new key owned by `owner`, an active superuser, who creates it in the console (actor = owner), or
     by an operator on the command line (actor None: a system action). Audited as `api_key.created` (never
-    with the key). Returns the key; this is the only time it exists outside the caller."""
+    with the key). The returned NewKey holds the key itself: the only time it exists."""
     if (actor is not None and actor.pk != owner.pk) or not may_own_keys(owner):
         raise errors.KeyOwnerRequired()
     name = name.strip()
