@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from django.http import HttpRequest
-from ninja.security import HttpBearer
 
 from accounts import errors, selectors, services, tokens
 from accounts.models import Session
+from core.security import QuietHttpBearer
 
 
-class SessionBearer(HttpBearer):
+class SessionBearer(QuietHttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> Session:
         claims = tokens.access_decode(token)
         session = selectors.session_for_access(session_id=claims.session_id, user_id=claims.user_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+import re
 import uuid
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -11,8 +12,9 @@ from typing import Any, cast
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connections, router
-from django.db.models import Model, QuerySet
+from django.db.models import CharField, Func, Model, Q, QuerySet
 from django.db.models.expressions import Col
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts import errors, tokens
@@ -152,3 +154,56 @@ def token_claims_live(*, raw: str) -> tokens.Claims:
 def media_url(*, name: str) -> str | None:
     """The public URL of a stored media file (relative MEDIA_URL path on the file system, a full URL on S3)."""
     return default_storage.url(name) if name else None
+
+
+# --- user search (the staff console and the admin API) ----------------------------------------------
+
+# pg_trgm indexes words (runs of letters and digits): a query without a word of 3+ characters ("ab",
+# "a%b", "x_y") has no selective trigram, so it is matched as a prefix of the e-mail or username (B-tree
+# text_pattern_ops indexes); any other query as a substring anywhere (trigram GIN index).
+_WORD = re.compile(r"[^\W_]{3}")
+
+
+class SearchText(Func):
+    """lower(email || ' ' || coalesce(username, '') || ' ' || first_name || ' ' || last_name): the exact
+    expression of the trigram index, so PostgreSQL can use it. `||` (not CONCAT(), which is not immutable)
+    also works on SQLite."""
+
+    template = "LOWER(%(email)s || ' ' || COALESCE(%(username)s, '') || ' ' || %(first_name)s || ' ' || %(last_name)s)"
+    output_field = CharField()
+
+    def __init__(self) -> None:
+        super().__init__("email", "username", "first_name", "last_name")
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:  # type: ignore[override]
+        parts = [compiler.compile(expr)[0] for expr in self.get_source_expressions()]
+        sql = self.template % dict(zip(("email", "username", "first_name", "last_name"), parts, strict=True))
+        return sql, []
+
+
+def user_search(*, query: str = "", status: str = "") -> QuerySet[User]:
+    """Users matching `query` (a user id; an e-mail, username or name fragment), newest first. Built to stay
+    fast on PostgreSQL with 10^6 users: the indexes it relies on are created by
+    console/migrations/0001_user_search_indexes.py and explained in docs/console.md."""
+    qs = User.objects.all()
+    if status == "live":
+        qs = qs.filter(deleted_at__isnull=True)
+    elif status == "deleted":
+        qs = qs.filter(deleted_at__isnull=False)
+    elif status == "unverified":
+        qs = qs.filter(deleted_at__isnull=True, email_verified_at__isnull=True)
+    elif status == "staff":
+        qs = qs.filter(is_staff=True)
+    text = query.strip().lower()
+    if text:
+        try:
+            return qs.filter(pk=uuid.UUID(text)).order_by("-date_joined", "id")
+        except ValueError:
+            pass
+        if not _WORD.search(text):
+            qs = qs.alias(email_lower=Lower("email"), username_lower=Lower("username")).filter(
+                Q(email_lower__startswith=text) | Q(username_lower__startswith=text)
+            )
+        else:
+            qs = qs.alias(search=SearchText()).filter(search__contains=text)
+    return qs.order_by("-date_joined", "id")

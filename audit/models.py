@@ -8,6 +8,8 @@ class ActorType(models.TextChoices):
     USER = "user"
     STAFF = "staff"
     SYSTEM = "system"
+    # An admin API key acting for its owner: actor_id is the key's id (adminapi.ApiKey).
+    API_KEY = "api_key", "API key"
 
 
 class AuditEvent(models.Model):

@@ -13,8 +13,10 @@ from audit.models import ActorType, AuditEvent
 
 def event_origin_visible(*, actor_type: str, actor_id: uuid.UUID | None, viewer_id: uuid.UUID) -> bool:
     """Whether `viewer` (a user reading their own trail or export) may see the IP address and user agent an
-    event was recorded with. Not when a staff member other than the viewer acted: where staff work from is
-    theirs, and users see them only as "staff"."""
+    event was recorded with. Not when a staff member other than the viewer acted, nor an admin API key (the
+    automation of a staff member): where staff work from is theirs, and users see them only by kind."""
+    if actor_type == ActorType.API_KEY:
+        return False
     return not (actor_type == ActorType.STAFF and actor_id != viewer_id)
 
 

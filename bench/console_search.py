@@ -192,6 +192,7 @@ def main() -> None:
         for params in params_list:
             client.get("/console/users/", params, headers=headers)
 
+    from accounts import selectors as account_selectors
     from console import selectors
 
     timings: dict[str, list[float]] = {kind: [] for kind in plan}
@@ -206,7 +207,7 @@ def main() -> None:
                 # The database part alone: the selector's page query, as the view runs it.
                 started = time.perf_counter()
                 selectors.page_of(
-                    selectors.user_search(query=params.get("q", ""), status=params.get("status", "")),
+                    account_selectors.user_search(query=params.get("q", ""), status=params.get("status", "")),
                     number=int(params.get("page", 1)),
                     size=25,
                 )

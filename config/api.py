@@ -16,6 +16,7 @@ from accounts import ratelimit
 from accounts.api import auth_router, me_router
 from accounts.mfa_api import auth_mfa_router, me_mfa_router
 from accounts.social.api import auth_social_router, me_social_router
+from adminapi.api import router as admin_router
 from config import health
 from config.openapi import CustodianAPI
 from config.parsing import BodyNotAccepted, StrictJsonParser
@@ -195,3 +196,4 @@ api.add_router("/auth", auth_mfa_router)
 api.add_router("/me/mfa", me_mfa_router)
 api.add_router("/gdpr", gdpr_router)
 api.add_router("/me", gdpr_consents_router)
+api.add_router("/admin", admin_router)

@@ -5,7 +5,9 @@ statuses come from the framework itself, on every operation of a kind, so they a
 repeated by hand (and forgotten by the next router): 500 `server_error` on every operation, and 413
 `payload_too_large` on every operation with a request body. 429 is declared on every operation a throttle
 can refuse (the anonymous per-IP ceiling makes that every operation open without a token, health checks
-aside). Every 429 answer carries `Retry-After`, and the document says so. tests/contract/test_openapi.py checks the result; `manage.py export_openapi`
+aside). Every 429 answer carries `Retry-After`, and the document says so. An operation that needs a scope (the admin
+API's, `openapi_extra={"x-scopes": [...]}`) names it as the role of its security requirement, as OpenAPI 3.1
+allows for schemes other than OAuth2. tests/contract/test_openapi.py checks the result; `manage.py export_openapi`
 writes it to docs/openapi.json.
 """
 
@@ -62,6 +64,13 @@ def complete(schema: dict[str, Any]) -> dict[str, Any]:
         if "429" in responses:
             responses["429"].setdefault("headers", {})["Retry-After"] = RETRY_AFTER
         operation["responses"] = dict(sorted(responses.items()))
+        scopes = operation.pop("x-scopes", None)
+        if scopes:
+            operation["security"] = [
+                {scheme: list(scopes)}
+                for requirement in operation.get("security", [])
+                for scheme in requirement
+            ]
     return schema
 
 

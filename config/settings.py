@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "accounts",
     "gdpr",
     "integrations",
+    "adminapi",
     "console",
 ]
 

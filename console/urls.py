@@ -1,6 +1,6 @@
 from django.urls import path
 
-from console.views import audit, auth, gdpr, outbox, users, webhooks
+from console.views import apikeys, audit, auth, gdpr, outbox, users, webhooks
 
 app_name = "console"
 urlpatterns = [
@@ -36,4 +36,6 @@ urlpatterns = [
     ),
     path("outbox/", outbox.outbox_failed, name="outbox"),
     path("outbox/<int:message_id>/retry/", outbox.outbox_retry, name="outbox_retry"),
+    path("api-keys/", apikeys.api_keys, name="api_keys"),
+    path("api-keys/<uuid:key_id>/revoke/", apikeys.api_key_revoke, name="api_key_revoke"),
 ]

@@ -1,5 +1,7 @@
 """Where the current piece of work comes from: client IP, user agent and request id, bound once per request
-(config's middleware) or per outbox delivery (the relay), read by audit events, rate limits and mail.
+(config's middleware) or per outbox delivery (the relay), read by audit events, rate limits and mail; and, for
+a request authenticated with an admin API key, that key (bound by the admin API's authentication), so that
+audit events name the key that acted.
 
 This module is the one source of the client IP. Behind TRUSTED_PROXY_COUNT proxies the address is taken from
 X-Forwarded-For, whose hops are parsed and validated: `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1`,
@@ -12,11 +14,22 @@ from __future__ import annotations
 import contextvars
 import ipaddress
 import logging
+import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ActingKey:
+    """The admin API key a request is authenticated with. The key acts as its owner (the owner's permissions
+    apply), and audit.services.record names the key as the actor of events whose actor is the owner."""
+
+    id: uuid.UUID
+    prefix: str
+    owner_id: uuid.UUID
 
 
 @dataclass(frozen=True)
@@ -24,6 +37,8 @@ class RequestContext:
     ip: str | None = None
     user_agent: str = ""
     request_id: str = ""
+    # Not carried into outbox deliveries (as_dict): what a handler does later is the system's work.
+    api_key: ActingKey | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"ip": self.ip, "user_agent": self.user_agent, "request_id": self.request_id}
@@ -54,6 +69,12 @@ def reset(token: contextvars.Token[RequestContext]) -> None:
 
 def current() -> RequestContext:
     return _current.get()
+
+
+def bind_api_key(key: ActingKey) -> None:
+    """Mark the rest of the current request as done through `key`. The middleware's reset of its own binding
+    at the end of the request discards this one too."""
+    _current.set(replace(current(), api_key=key))
 
 
 # --- client IP ------------------------------------------------------------------------------------------

@@ -40,7 +40,13 @@ class PermissionDenied(GdprError):
 class SelfApproval(GdprError):
     status = 403
     code = "self_approval"
-    message = "Nobody may decide on a request about themselves."
+    message = "Nobody may decide on a request about themselves or one they opened."
+
+
+class UserDeleted(GdprError):
+    status = 409
+    code = "user_deleted"
+    message = "The account is deleted; its data waits for erasure."
 
 
 class ExportNotFound(GdprError):

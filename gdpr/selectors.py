@@ -27,11 +27,24 @@ def data_request_for_user(*, user: User, data_request_id: uuid.UUID) -> DataRequ
 
 def erasure_queue() -> QuerySet[DataRequest]:
     """Erasure requests awaiting a staff decision, oldest first."""
+    return erasure_requests(status=RequestStatus.AWAITING_APPROVAL)
+
+
+def erasure_requests(*, status: str) -> QuerySet[DataRequest]:
+    """Erasure requests in one status, oldest first (the admin API's list)."""
     return (
-        DataRequest.objects.filter(type=RequestType.ERASURE, status=RequestStatus.AWAITING_APPROVAL)
+        DataRequest.objects.filter(type=RequestType.ERASURE, status=status)
         .select_related("user")
         .order_by("created_at", "id")
     )
+
+
+def erasure_request(*, data_request_id: uuid.UUID) -> DataRequest:
+    """An erasure request by id, for staff; any other id is 404."""
+    found = DataRequest.objects.filter(pk=data_request_id, type=RequestType.ERASURE).first()
+    if found is None:
+        raise errors.RequestNotFound()
+    return found
 
 
 def export_requests() -> QuerySet[DataRequest]:

@@ -84,9 +84,19 @@ def record(
     details: dict[str, Any] | None = None,
     actor_type: str | None = None,
 ) -> AuditEvent:
-    """Write one event. Call inside the transaction of the change it describes."""
+    """Write one event. Call inside the transaction of the change it describes.
+
+    In a request authenticated with an admin API key (context.ActingKey), an event whose actor is the key's
+    owner is the key's: actor_type api_key, actor_id the key's id, and the key's public prefix in
+    details["api_key_prefix"] (never the key itself)."""
     ctx = context.current()
     subject_id = subject if isinstance(subject, uuid.UUID) or subject is None else subject.pk
+    actor_id = actor.pk if actor is not None else None
+    details = details or {}
+    key = ctx.api_key
+    if actor_type is None and key is not None and actor is not None and actor.pk == key.owner_id:
+        actor_type, actor_id = ActorType.API_KEY, key.id
+        details = {**details, "api_key_prefix": key.prefix}
     if actor_type is None:
         if actor is None:
             actor_type = ActorType.SYSTEM
@@ -97,13 +107,13 @@ def record(
     event = AuditEvent(
         created_at=timezone.now(),
         actor_type=actor_type,
-        actor_id=actor.pk if actor is not None else None,
+        actor_id=actor_id,
         subject_id=subject_id,
         action=action,
         ip=ctx.ip,
         user_agent=ctx.user_agent[:512],
         request_id=ctx.request_id,
-        details=details or {},
+        details=details,
     )
     event.row_hash = row_hash(event)
     event.save(force_insert=True)

@@ -29,7 +29,7 @@ def users(request: StaffRequest) -> HttpResponse:
         return bad_form(request, "console/users.html", context, "results")
     query = form.cleaned_data["q"]
     context["page"] = selectors.page_of(
-        selectors.user_search(query=query, status=form.cleaned_data["status"]),
+        account_selectors.user_search(query=query, status=form.cleaned_data["status"]),
         number=form.cleaned_data["page"] or 1,
         size=page_size(),
     )

@@ -17,6 +17,7 @@ from gdpr.services.requests import (
     erasure_open_for_deleted,
     erasure_reject,
     erasures_enqueue_due,
+    export_request_for_user,
     requests_requeue_stuck,
 )
 
@@ -34,6 +35,7 @@ __all__ = [
     "export_download_check",
     "export_download_url",
     "export_files_erase",
+    "export_request_for_user",
     "export_run",
     "exports_purge_expired",
     "requests_requeue_stuck",

@@ -73,6 +73,25 @@ def data_request_create(*, user: User, actor: User, type: str) -> DataRequest:
         raise errors.RequestOpen()
 
 
+def export_request_for_user(*, user: User, actor: User, source: str) -> DataRequest:
+    """Staff (an active staff member, or an admin API key acting as one) start an export on a user's behalf.
+    The file and its link go to the user by mail as for their own request, never to the staff member. One
+    open export per user (409); the user's own daily limit does not count it. A deleted account has no
+    export to start (409 user_deleted): its data waits for erasure."""
+    if not (actor.is_active and actor.is_staff):
+        raise errors.PermissionDenied("Only staff may start an export for another user.")
+    if not user.is_live:
+        raise errors.UserDeleted()
+    already_open = errors.RequestOpen("This user already has an open export request.")
+    if DataRequest.objects.filter(user=user, type=RequestType.EXPORT, status__in=OPEN_STATUSES).exists():
+        raise already_open
+    try:
+        with transaction.atomic():
+            return _open(user=user, actor=actor, type=RequestType.EXPORT, source=source)
+    except IntegrityError:
+        raise already_open
+
+
 def erasure_open_for_deleted(*, user: User, actor: User | None) -> DataRequest:
     """The account was soft-deleted: open its erasure request (or return the open one). Idempotent."""
     existing = DataRequest.objects.filter(
@@ -92,17 +111,19 @@ def _may_decide(actor: User) -> bool:
 
 
 def _decision_checks(data_request: DataRequest, actor: User) -> None:
+    """Four eyes: the decider is neither the person the request is about nor the one who opened it."""
     if not _may_decide(actor):
         raise errors.PermissionDenied()
-    if data_request.user_id == actor.pk:
+    opened_by = data_request.history.order_by("id").values_list("actor_id", flat=True).first()
+    if actor.pk in (data_request.user_id, opened_by):
         raise errors.SelfApproval()
     if data_request.type != RequestType.ERASURE or data_request.status != RequestStatus.AWAITING_APPROVAL:
         raise errors.RequestNotPending()
 
 
 def erasure_approve(*, data_request: DataRequest, actor: User) -> DataRequest:
-    """Staff approval (permission gdpr.approve_erasure, never about oneself); the erasure runs after the
-    grace period unless cancelled."""
+    """Staff approval (permission gdpr.approve_erasure; never about oneself, never of a request one opened);
+    the erasure runs after the grace period unless cancelled."""
     with transaction.atomic():
         locked = DataRequest.objects.select_for_update().select_related("user").get(pk=data_request.pk)
         _decision_checks(locked, actor)

@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 
 ROOT = Path(settings.BASE_DIR)
-APPS = ("core", "audit", "accounts", "gdpr", "integrations", "console", "config")
+APPS = ("core", "audit", "accounts", "gdpr", "integrations", "adminapi", "console", "config")
 
 
 def test_import_contracts_are_kept() -> None:

@@ -36,12 +36,15 @@ ROUTES: dict[str, tuple[str, tuple[str, ...]]] = {
     "webhook_replay": ("post", ("deliveries",)),
     "outbox": ("get", ("failed",)),
     "outbox_retry": ("post", ("failed",)),
+    "api_keys": ("get", ("keys",)),
+    "api_key_revoke": ("post", ("keys",)),
 }
 # Open to anyone: the login page, and logging out (ends only the caller's own console session).
 PUBLIC = {"login", "logout"}
 APPROVER_ONLY = {"deletion_approve", "deletion_reject"}
 # Need integrations.manage_webhooks (tests/integrations/test_console.py covers them with and without it).
 WEBHOOK_MANAGER_ONLY = {name for name in ROUTES if name.startswith("webhook")}
+SUPERUSER_ONLY = {"api_keys", "api_key_revoke"}
 
 
 def console_url_names() -> set[str]:
@@ -83,6 +86,7 @@ def urls_for(user, session_id, request_id=None) -> list[tuple[str, str, str, dic
         "deactivate": [user.pk],
         "reactivate": [user.pk],
         "outbox_retry": [1],
+        "api_key_revoke": [uuid.uuid4()],
     }
     out = []
     for name, (method, partials) in ROUTES.items():
@@ -143,6 +147,9 @@ def test_staff_reaches_every_page(staff_client, target, live_session, erasure):
     for name, method, url, headers in urls_for(target, live_session.pk, erasure.pk):
         if method == "get" and name not in WEBHOOK_MANAGER_ONLY:
             response = staff_client.get(url, headers=headers)
+            if name in SUPERUSER_ONLY:
+                assert response.status_code == 403 and b"superusers only" in response.content, url
+                continue
             assert response.status_code in (200, 302), (url, response.status_code)
             if headers and response.status_code == 200:
                 assert b"<html" not in response.content, url

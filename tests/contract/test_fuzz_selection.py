@@ -7,45 +7,57 @@ from typing import Any
 from tests.live.fuzz import select_operations
 
 BEARER = [{"SessionBearer": []}]
+API_KEY = [{"ApiKeyBearer": ["users:read"]}]
 
 
-def _schema(*ops: tuple[str, str, str, bool]) -> dict[str, Any]:
+def _schema(*ops: tuple[str, str, str, Any]) -> dict[str, Any]:
     paths: dict[str, Any] = {}
-    for method, path, op_id, bearer in ops:
+    for method, path, op_id, security in ops:
         paths.setdefault(path, {})[method] = {
             "operationId": op_id,
-            **({"security": BEARER} if bearer else {}),
+            **({"security": security} if security else {}),
         }
     return {"paths": paths}
 
 
 def test_selection_of_the_passes() -> None:
-    everything, bearer, excluded = select_operations(
+    selection = select_operations(
         _schema(
-            ("post", "/api/v1/auth/token", "auth_login", False),
-            ("post", "/api/v1/auth/logout", "auth_logout", True),
-            ("get", "/api/v1/me", "me_get", True),
-            ("delete", "/api/v1/me", "me_delete", True),
-            ("post", "/api/v1/auth/social/{provider}", "auth_social_login", False),
-            ("get", "/api/v1/me/social-accounts", "me_social_accounts_list", True),
-            ("post", "/api/v1/me/social-accounts/{provider}/link", "me_social_accounts_link", True),
-            ("get", "/api/v1/gdpr/requests", "gdpr_requests_list", True),
+            ("post", "/api/v1/auth/token", "auth_login", None),
+            ("post", "/api/v1/auth/logout", "auth_logout", BEARER),
+            ("get", "/api/v1/me", "me_get", BEARER),
+            ("delete", "/api/v1/me", "me_delete", BEARER),
+            ("post", "/api/v1/auth/social/{provider}", "auth_social_login", None),
+            ("get", "/api/v1/me/social-accounts", "me_social_accounts_list", BEARER),
+            ("post", "/api/v1/me/social-accounts/{provider}/link", "me_social_accounts_link", BEARER),
+            ("get", "/api/v1/gdpr/requests", "gdpr_requests_list", BEARER),
+            ("get", "/api/v1/admin/users", "admin_users_list", API_KEY),
+            ("post", "/api/v1/admin/users/{user_id}/logout", "admin_user_logout", API_KEY),
         )
     )
     # Anonymously everything but the calls to outside providers (the others are only 401s there).
-    assert everything == [
+    assert selection.everything == [
         "auth_login",
         "auth_logout",
         "me_get",
         "me_delete",
         "me_social_accounts_list",
         "gdpr_requests_list",
+        "admin_users_list",
+        "admin_user_logout",
     ]
     # Logged in: bearer operations that do not end the fuzzer's session; routers merged later included.
-    assert bearer == ["me_get", "me_social_accounts_list", "gdpr_requests_list"]
-    assert set(excluded) == {"auth_logout", "me_delete", "auth_social_login", "me_social_accounts_link"}
-    assert "every pass" in excluded["auth_social_login"]
-    assert "logged-in" in excluded["me_delete"]
+    assert selection.bearer == ["me_get", "me_social_accounts_list", "gdpr_requests_list"]
+    # With a key: the operations of the admin API's scheme (ending users' sessions cannot end a key).
+    assert selection.admin == ["admin_users_list", "admin_user_logout"]
+    assert set(selection.excluded) == {
+        "auth_logout",
+        "me_delete",
+        "auth_social_login",
+        "me_social_accounts_link",
+    }
+    assert "every pass" in selection.excluded["auth_social_login"]
+    assert "logged-in" in selection.excluded["me_delete"]
 
 
 def test_the_current_schema_excludes_what_docs_api_md_lists(api: Any) -> None:
@@ -53,7 +65,7 @@ def test_the_current_schema_excludes_what_docs_api_md_lists(api: Any) -> None:
 
     from django.conf import settings
 
-    _, _, excluded = select_operations(api.get("/api/v1/openapi.json").json())
+    excluded = select_operations(api.get("/api/v1/openapi.json").json()).excluded
     text = (Path(settings.BASE_DIR) / "docs" / "api.md").read_text()
     for op_id in excluded:
         assert f"`{op_id}`" in text, f"docs/api.md does not list the fuzzing exclusion {op_id}"

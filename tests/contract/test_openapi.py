@@ -81,7 +81,18 @@ def test_error_schema_requires_code_message_and_details(document: dict[str, Any]
 
 def test_bearer_scheme_is_http_bearer(document: dict[str, Any]) -> None:
     schemes = document["components"]["securitySchemes"]
-    assert schemes == {"SessionBearer": {"type": "http", "scheme": "bearer"}}
+    assert set(schemes) == {"SessionBearer", "ApiKeyBearer"}
+    assert schemes["SessionBearer"] == {"type": "http", "scheme": "bearer"}
+    assert schemes["ApiKeyBearer"]["type"] == "http" and schemes["ApiKeyBearer"]["scheme"] == "bearer"
+
+
+def test_admin_operations_and_only_they_take_an_api_key(document: dict[str, Any]) -> None:
+    """The admin API has its own tag and security scheme; a user's access token opens none of it."""
+    for _method, path, op in openapi.operations(document):
+        schemes = {name for requirement in op.get("security", []) for name in requirement}
+        admin = path.startswith("/api/v1/admin/")
+        assert (op["tags"] == ["admin"]) == admin, path
+        assert schemes == ({"ApiKeyBearer"} if admin else schemes - {"ApiKeyBearer"}), path
 
 
 # --- docs/openapi.json ---------------------------------------------------------------------------------

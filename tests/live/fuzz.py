@@ -1,16 +1,19 @@
-"""bin/fuzz: schemathesis against a real server process, in three passes.
+"""bin/fuzz: schemathesis against a real server process, in four passes.
 
 1. anonymous: every operation (except those calling outside providers);
-2. a logged-in user: every bearer operation, with that user's access token;
-3. a staff user: the same with a staff member's token.
+2. a logged-in user: every operation of the users' bearer scheme, with that user's access token;
+3. a staff user: the same with a staff member's token;
+4. admin: every admin API operation, with a key holding every scope (its owner a superuser).
 
 Every check runs (`--checks all`); each pass is bounded by `--max-time`. Operations that would end the
 fuzzer's own session (or delete its user) are left out of the logged-in passes, and operations that call
 outside providers are left out of every pass; the lists are printed and kept in docs/api.md. The users are
-created with `manage.py shell` against the server's database (never through an endpoint of their own).
+created with `manage.py shell` and the key with `manage.py apikeys create` against the server's database
+(never through an endpoint of their own). The admin pass runs last: its force logouts and deactivations may
+hit the other passes' users.
 
 Exit status 1 on any finding of any pass, on any 5xx/traceback in the server log, or when a logged-in
-pass lost its session. Operations are read from the live schema, so routers merged later are fuzzed too.
+pass lost its session (the admin pass: its key). Operations are read from the live schema, so routers merged later are fuzzed too.
 """
 
 from __future__ import annotations
@@ -47,7 +50,9 @@ OUTSIDE_PROVIDERS = [
     ("post", re.compile(r"^/api/v1/me/social-accounts/\{[^}]+\}/link$")),
 ]
 # Share of the budget per pass.
-SHARES = {"anonymous": 0.45, "user": 0.35, "staff": 0.20}
+SHARES = {"anonymous": 0.40, "user": 0.30, "staff": 0.15, "admin": 0.15}
+USER_SCHEME = "SessionBearer"
+ADMIN_SCHEME = "ApiKeyBearer"
 
 
 @dataclass
@@ -80,7 +85,7 @@ from accounts.models import User
 for spec in json.loads(os.environ["FUZZ_USERS"]):
     User.objects.create_user(
         email=spec["email"], password=spec["password"], email_verified_at=timezone.now(),
-        is_staff=spec["staff"], first_name="Fuzz",
+        is_staff=spec["staff"], is_superuser=spec.get("superuser", False), first_name="Fuzz",
     )
 """
 
@@ -89,6 +94,12 @@ def create_users(server: LiveServer) -> dict[str, dict[str, Any]]:
     users = {
         "user": {"email": "fuzz-user@example.test", "password": secrets.token_urlsafe(16), "staff": False},
         "staff": {"email": "fuzz-staff@example.test", "password": secrets.token_urlsafe(16), "staff": True},
+        "admin": {
+            "email": "fuzz-admin@example.test",
+            "password": secrets.token_urlsafe(16),
+            "staff": True,
+            "superuser": True,
+        },
     }
     env_before = dict(server.env)
     server.env["FUZZ_USERS"] = json.dumps(list(users.values()))
@@ -107,25 +118,46 @@ def login(server: LiveServer, email: str, password: str) -> str:
     return str(body["access"])
 
 
-def select_operations(schema: dict[str, Any]) -> tuple[list[str], list[str], dict[str, str]]:
-    """(all fuzzable operation ids, bearer ones for the logged-in passes, excluded id → reason)."""
+def create_key(server: LiveServer, owner_email: str) -> str:
+    """An admin API key with every scope, made the way an operator makes one (printed once on stdout)."""
+    from adminapi import scopes
+
+    arguments = ["apikeys", "create", "--owner", owner_email, "--name", "fuzz", "--expires-days", "1"]
+    for scope in scopes.SCOPES:
+        arguments += ["--scope", scope]
+    return server.manage(*arguments).strip()
+
+
+@dataclass
+class Selection:
+    everything: list[str] = field(default_factory=list)  # the anonymous pass
+    bearer: list[str] = field(default_factory=list)  # the logged-in passes (the users' scheme)
+    admin: list[str] = field(default_factory=list)  # the admin pass (the admin API's key scheme)
+    excluded: dict[str, str] = field(default_factory=dict)  # operation id → why
+
+
+def select_operations(schema: dict[str, Any]) -> Selection:
+    """Which operations each pass fuzzes, by the security scheme each operation names."""
     from config.openapi import operations
 
-    everything: list[str] = []
-    bearer: list[str] = []
-    excluded: dict[str, str] = {}
+    selection = Selection()
     for method, path, op in operations(schema):
         op_id = op["operationId"]
         if any(m in ("*", method) and rx.search(path) for m, rx in OUTSIDE_PROVIDERS):
-            excluded[op_id] = "calls outside providers (every pass)"
+            selection.excluded[op_id] = "calls outside providers (every pass)"
             continue
-        everything.append(op_id)
-        if op.get("security", schema.get("security")):
+        selection.everything.append(op_id)
+        schemes = {
+            name for requirement in op.get("security", schema.get("security", [])) for name in requirement
+        }
+        if ADMIN_SCHEME in schemes:
+            selection.admin.append(op_id)
+        elif schemes:
             if op_id in SESSION_ENDING:
-                excluded[op_id] = f"{SESSION_ENDING[op_id]} (logged-in passes)"
+                selection.excluded[op_id] = f"{SESSION_ENDING[op_id]} (logged-in passes)"
             else:
-                bearer.append(op_id)
-    return everything, bearer, excluded
+                selection.bearer.append(op_id)
+    return selection
 
 
 def run_pass(
@@ -136,6 +168,7 @@ def run_pass(
     include: list[str] | None = None,
     exclude: list[str] | None = None,
     token: str | None = None,
+    scheme: str = USER_SCHEME,
 ) -> PassResult:
     result = PassResult(name=name)
     config = workdir / f"schemathesis-{name}.toml"
@@ -143,7 +176,7 @@ def run_pass(
     env = {**os.environ, "NO_COLOR": "1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     if token:
         # The token goes through the environment, not the command line.
-        text += '\n[auth.openapi.SessionBearer]\nbearer = "${CUSTODIAN_FUZZ_TOKEN}"\n'
+        text += f'\n[auth.openapi.{scheme}]\nbearer = "${{CUSTODIAN_FUZZ_TOKEN}}"\n'
         env["CUSTODIAN_FUZZ_TOKEN"] = token
     config.write_text(text)
     command = [
@@ -190,9 +223,13 @@ def run_pass(
     if result.cases == 0:
         result.problems.append("no test case ran")
     if token:
-        status, _ = _request("GET", f"{server.url}/api/v1/me", token=token)
+        check = "/api/v1/admin/users" if scheme == ADMIN_SCHEME else "/api/v1/me"
+        status, _ = _request("GET", f"{server.url}{check}", token=token)
         if status != 200:
-            result.problems.append(f"the pass lost its session (GET /me → {status}): exclude what ended it")
+            lost = "key" if scheme == ADMIN_SCHEME else "session"
+            result.problems.append(
+                f"the pass lost its {lost} (GET {check} → {status}): exclude what ended it"
+            )
     print(f"--- pass {name}: {result.cases} cases in {time.monotonic() - started:.0f}s", flush=True)
     return result
 
@@ -223,14 +260,17 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     with LiveServer(log_name="fuzz-server", extra_env=server_env) as server:
         _, schema = _request("GET", f"{server.url}/api/v1/openapi.json")
-        everything, bearer, excluded = select_operations(schema)
+        selection = select_operations(schema)
         print(f"operations in the schema: {len(operations(schema))}")
         print("excluded:")
-        for op_id, reason in sorted(excluded.items()):
+        for op_id, reason in sorted(selection.excluded.items()):
             print(f"  {op_id}: {reason}")
         users = create_users(server)
-        tokens = {name: login(server, u["email"], u["password"]) for name, u in users.items()}
-        outside = [op for op, reason in excluded.items() if "every pass" in reason]
+        tokens = {
+            name: login(server, u["email"], u["password"]) for name, u in users.items() if name != "admin"
+        }
+        key = create_key(server, users["admin"]["email"])
+        outside = [op for op, reason in selection.excluded.items() if "every pass" in reason]
         results = [
             run_pass(
                 server,
@@ -244,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
                 "user",
                 max(10, int(args.budget * SHARES["user"])),
                 workdir,
-                include=bearer,
+                include=selection.bearer,
                 token=tokens["user"],
             ),
             run_pass(
@@ -252,8 +292,17 @@ def main(argv: list[str] | None = None) -> int:
                 "staff",
                 max(10, int(args.budget * SHARES["staff"])),
                 workdir,
-                include=bearer,
+                include=selection.bearer,
                 token=tokens["staff"],
+            ),
+            run_pass(
+                server,
+                "admin",
+                max(10, int(args.budget * SHARES["admin"])),
+                workdir,
+                include=selection.admin,
+                token=key,
+                scheme=ADMIN_SCHEME,
             ),
         ]
         log_errors = server.server_errors()
@@ -269,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{result.name:<10} {result.operations:>10} {result.cases:>8}  "
             f"{'ok' if ok else '; '.join(result.problems)}"
         )
-    print(f"{'total':<10} {len(everything):>10} {sum(r.cases for r in results):>8}")
+    print(f"{'total':<10} {len(selection.everything):>10} {sum(r.cases for r in results):>8}")
     if log_errors:
         failed = True
         print(f"\nserver log has {len(log_errors)} error lines (5xx or tracebacks), first ones:")

@@ -456,3 +456,131 @@ def test_mfa_login_flow(sdk: Sdk) -> None:
         body=m.MfaVerifyIn(mfa_token=challenge.mfa_token, code=enabled.recovery_codes[0]),
     )
     _error(spent, sdk, 401, "challenge_invalid")
+
+
+# --- admin API ---------------------------------------------------------------------------------------------
+
+ADMIN_OPERATIONS = (
+    "admin_users_list",
+    "admin_user_get",
+    "admin_user_logout",
+    "admin_user_deactivate",
+    "admin_user_reactivate",
+    "admin_user_export_start",
+    "admin_erasures_list",
+    "admin_erasure_approve",
+    "admin_erasure_reject",
+)
+ALL_SCOPES = (
+    "users:read",
+    "users:logout",
+    "users:deactivate",
+    "gdpr:export",
+    "gdpr:erasure:read",
+    "gdpr:erasure:approve",
+)
+
+
+def _api_key(sdk: Sdk, owner: str, *scopes: str) -> str:
+    """A key made as an operator makes one: `manage.py apikeys create` prints it once, alone, on stdout."""
+    arguments = ["apikeys", "create", "--owner", owner, "--name", "sdk flow"]
+    for scope in scopes:
+        arguments += ["--scope", scope]
+    return sdk.server.manage(*arguments).strip()
+
+
+def test_admin_api_flow_with_a_key(sdk: Sdk) -> None:
+    """Support automation through the generated admin functions only, authenticated by an API key."""
+    sdk.require(*ADMIN_OPERATIONS)
+    m = sdk.models
+    owner = "root.sdk@example.com"
+    sdk.server.manage("createsuperuser", "--noinput", "--email", owner)
+    key = _api_key(sdk, owner, *ALL_SCOPES)
+    read_only = _api_key(sdk, owner, "users:read")
+    admin = sdk.client(key)
+
+    target_email = "target.sdk@example.com"
+    _verified_user(sdk, target_email)
+    target_access = _login(sdk, target_email).access
+    leavers = []
+    for email in ("leaver1.sdk@example.com", "leaver2.sdk@example.com"):
+        _verified_user(sdk, email)
+        opened = sdk.call(
+            "gdpr_requests_create", sdk.client(_login(sdk, email).access), body={"type": "erasure"}
+        )
+        assert opened.status_code == 202, opened.content
+        leavers.append(opened.parsed.id)
+
+    found = sdk.op("admin_users_list").sync(client=admin, q="target.sdk", limit=5)
+    assert isinstance(found, m.AdminUserPageOut) and found.count == 1
+    target = found.items[0]
+    assert target.email == target_email and target.is_active is True
+    got = sdk.op("admin_user_get").sync(client=admin, user_id=target.id)
+    assert isinstance(got, m.AdminUserOut) and got.id == target.id
+
+    ended = sdk.op("admin_user_logout").sync(client=admin, user_id=target.id)
+    assert isinstance(ended, m.LogoutOut) and ended.sessions_ended == 1
+    _error(sdk.op("me_get").sync_detailed(client=sdk.client(target_access)), sdk, 401, "session_revoked")
+
+    deactivated = sdk.op("admin_user_deactivate").sync(
+        client=admin, user_id=target.id, body=m.DeactivateIn(reason="sdk flow")
+    )
+    assert isinstance(deactivated, m.AdminUserOut) and deactivated.is_active is False
+    refused = sdk.op("auth_login").sync_detailed(
+        client=sdk.client(), body=m.LoginIn(login=target_email, password=PASSWORD)
+    )
+    _error(refused, sdk, 401, "invalid_credentials")
+    reactivated = sdk.op("admin_user_reactivate").sync(client=admin, user_id=target.id)
+    assert isinstance(reactivated, m.AdminUserOut) and reactivated.is_active is True
+    _login(sdk, target_email)
+
+    export = sdk.op("admin_user_export_start").sync_detailed(client=admin, user_id=target.id)
+    assert export.status_code == 202 and isinstance(export.parsed, m.AdminDataRequestOut)
+    assert export.parsed.source == "admin_api" and export.parsed.user_id == target.id
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(
+        "export" in str(x["Subject"]).lower() for x in sdk.server.mails(target_email)
+    ):
+        time.sleep(0.5)
+    assert _find_download_token(sdk.server.mail_text(target_email, "export"))
+
+    waiting = sdk.op("admin_erasures_list").sync(client=admin)
+    assert isinstance(waiting, m.AdminDataRequestPageOut)
+    # Oldest first (other flows of this module may have opened erasures of their own).
+    assert [r.id for r in waiting.items if r.id in leavers] == leavers
+    approved = sdk.op("admin_erasure_approve").sync(client=admin, request_id=leavers[0])
+    assert isinstance(approved, m.AdminDataRequestOut) and approved.status == "approved"
+    rejected = sdk.op("admin_erasure_reject").sync(
+        client=admin, request_id=leavers[1], body=m.RejectIn(reason="open invoice")
+    )
+    assert isinstance(rejected, m.AdminDataRequestOut) and rejected.status == "rejected"
+    again = sdk.op("admin_erasure_approve").sync_detailed(client=admin, request_id=leavers[0])
+    _error(again, sdk, 409, "request_not_pending")
+
+    # A key without the scope: 403 insufficient_scope, typed; revoked: 401.
+    limited = sdk.client(read_only)
+    assert isinstance(sdk.op("admin_user_get").sync(client=limited, user_id=target.id), m.AdminUserOut)
+    denied = _error(
+        sdk.op("admin_user_logout").sync_detailed(client=limited, user_id=target.id),
+        sdk,
+        403,
+        "insufficient_scope",
+    )
+    assert denied.details["required_scope"] == "users:logout"
+    sdk.server.manage("apikeys", "revoke", read_only[:12])
+    _error(sdk.op("admin_users_list").sync_detailed(client=limited), sdk, 401, "api_key_revoked")
+    # Neither kind of token opens the other API.
+    _error(
+        sdk.op("admin_users_list").sync_detailed(client=sdk.client(target_access)),
+        sdk,
+        401,
+        "api_key_invalid",
+    )
+    _error(sdk.op("me_get").sync_detailed(client=admin), sdk, 401, "token_invalid")
+
+    listing = sdk.server.manage("apikeys", "list", "--all")
+    log = sdk.server.log()
+    for secret in (key, read_only):
+        assert secret[:12] in listing
+        for text in (listing, log):
+            assert secret not in text and secret[13:] not in text
