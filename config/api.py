@@ -14,7 +14,7 @@ from ninja_extra.exceptions import APIException
 
 from accounts.api import auth_router, me_router
 from accounts.social.api import auth_social_router, me_social_router
-from config import health
+from config import health, version
 from config.openapi import CustodianAPI
 from config.parsing import BodyNotAccepted, StrictJsonParser
 from core.errors import DomainError
@@ -25,7 +25,7 @@ logger = logging.getLogger("custodian.api")
 
 api = CustodianAPI(
     title="Custodian API",
-    version="1.0.0",
+    version=version.version(),
     description="Accounts, sessions and personal data. Errors always use the ErrorOut schema; see docs/api.md.",
     urls_namespace="api",
     docs_url="/docs",
