@@ -29,6 +29,9 @@ else:
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 FRONTEND_URL = env.str("FRONTEND_URL", default="http://127.0.0.1:8000").rstrip("/")
+# The API's own public base URL, for links to the API itself (export downloads). Unset: the answering
+# request's scheme and host, or in mails FRONTEND_URL's origin (core/links.py); a deploy check asks for it.
+PUBLIC_API_URL = env.str("PUBLIC_API_URL", default="").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
