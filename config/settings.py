@@ -60,8 +60,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
     "config.middleware.RequestContextMiddleware",
+    "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -300,14 +300,36 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# Logs go to stderr, as plain lines or JSON lines (config/logging.py; docs/settings.md).
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}: use plain or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"()": "config.logging.PlainFormatter"},
+        "json": {"()": "config.logging.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT},
+        "security_reason": {"()": "config.logging.SecurityReasonHandler"},
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "huey": {"level": LOG_LEVEL}},
+    "loggers": {
+        # Django's own handlers (with DEBUG, a bare copy of every django.* record) give way to the root's.
+        "django": {"handlers": []},
+        # A request's outcome is logged once, by custodian.access: these repeated it in other formats. They
+        # log nothing at CRITICAL, so no record is even made.
+        "django.request": {"level": "CRITICAL"},
+        "django.server": {"level": "CRITICAL"},
+        "django.security": {"handlers": ["security_reason"], "propagate": False},
+        "django.db.backends": {"level": "WARNING"},
+        "huey": {"level": LOG_LEVEL},
+    },
 }
 
 # --- Benchmarks -----------------------------------------------------------------------------------------
