@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django.conf import settings
@@ -17,18 +16,17 @@ from accounts.api import auth_router, me_router
 from accounts.mfa_api import auth_mfa_router, me_mfa_router
 from accounts.social.api import auth_social_router, me_social_router
 from adminapi.api import router as admin_router
-from config import health
+from config import health, version
+from config import logging as logs
 from config.openapi import CustodianAPI
 from config.parsing import BodyNotAccepted, StrictJsonParser
 from core.errors import DomainError
 from gdpr.api import consents_router as gdpr_consents_router
 from gdpr.api import router as gdpr_router
 
-logger = logging.getLogger("custodian.api")
-
 api = CustodianAPI(
     title="Custodian API",
-    version="1.0.0",
+    version=version.version(),
     description="Accounts, sessions and personal data. Errors always use the ErrorOut schema; see docs/api.md.",
     urls_namespace="api",
     docs_url="/docs",
@@ -174,7 +172,8 @@ def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     from core import context
 
     request_id = context.current().request_id
-    logger.exception("unhandled error request_id=%s", request_id)
+    # Logged once, with the traceback, in the request's access record (config/logging.py).
+    logs.exception_note(request, exc)
     return error_response(
         request,
         status=500,

@@ -1,24 +1,29 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from config import logging as logs
 from core import context
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 class RequestContextMiddleware:
-    """Binds IP, user agent and a request id for audit events; echoes the id as X-Request-ID."""
+    """Binds IP, user agent and a request id for audit events and log records; echoes the id as
+    X-Request-ID; logs the request's outcome, once (config/logging.py). First in MIDDLEWARE, so that every
+    answer (an HTTPS redirect too) is logged and carries the id."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
         incoming = request.META.get("HTTP_X_REQUEST_ID", "")
         request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
         token = context.bind(
@@ -30,9 +35,16 @@ class RequestContextMiddleware:
         )
         try:
             response = self.get_response(request)
+            response["X-Request-ID"] = request_id
+            logs.request_log(
+                request=request,
+                path=request.path,
+                status=response.status_code,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                request_id=request_id,
+            )
         finally:
             context.reset(token)
-        response["X-Request-ID"] = request_id
         return response
 
 

@@ -30,6 +30,9 @@ else:
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 FRONTEND_URL = env.str("FRONTEND_URL", default="http://127.0.0.1:8000").rstrip("/")
+# The API's own public base URL, for links to the API itself (export downloads). Unset: the answering
+# request's scheme and host, or in mails FRONTEND_URL's origin (core/links.py); a deploy check asks for it.
+PUBLIC_API_URL = env.str("PUBLIC_API_URL", default="").rstrip("/")
 
 INSTALLED_APPS = [
     "accounts.apps.StaffAdminConfig",  # django.contrib.admin, its site's doors through accounts.services
@@ -61,8 +64,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
     "config.middleware.RequestContextMiddleware",
+    "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -301,41 +304,52 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
-# Export download tokens are redacted from every log line and error report (config/logredact.py): on the
-# loggers whose records carry request paths, and on the console handler every other record goes through.
+# Logs go to stderr, as plain lines or JSON lines (config/logging.py; docs/settings.md).
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}: use plain or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_download_tokens": {"()": "config.logredact.RedactDownloadTokens"}},
+    # Export download tokens are redacted from every log line (config/logredact.py) by the console handler
+    # every record reaches; the access line (config/logging.py) carries none to begin with.
+    "filters": {
+        "redact_download_tokens": {"()": "config.logredact.RedactDownloadTokens"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+    },
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "django.server": {
-            "()": "django.utils.log.ServerFormatter",
-            "format": "[{server_time}] {message}",
-            "style": "{",
-        },
+        "plain": {"()": "config.logging.PlainFormatter"},
+        "json": {"()": "config.logging.JsonFormatter"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
+            "formatter": LOG_FORMAT,
             "filters": ["redact_download_tokens"],
         },
-        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server"},
+        "security_reason": {"()": "config.logging.SecurityReasonHandler"},
+        # Django's error report of a 500 (redacted: DEFAULT_EXCEPTION_REPORTER), mailed to ADMINS if any.
+        "mail_admins": {
+            "class": "django.utils.log.AdminEmailHandler",
+            "level": "ERROR",
+            "filters": ["require_debug_false", "redact_download_tokens"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's own handlers (with DEBUG, a bare copy of every django.* record) give way to the root's.
+        "django": {"handlers": []},
+        # A request's outcome is logged once, by custodian.access: these repeated it in other formats. They
+        # log nothing at CRITICAL, so no record is even made.
+        "django.request": {"level": "CRITICAL"},
+        "django.server": {"level": "CRITICAL"},
+        "django.security": {"handlers": ["security_reason"], "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         "huey": {"level": LOG_LEVEL},
-        "django.request": {"filters": ["redact_download_tokens"]},
-        # The development server's access log (Django's own setup, plus the filter).
-        "django.server": {
-            "handlers": ["django.server"],
-            "level": "INFO",
-            "propagate": False,
-            "filters": ["redact_download_tokens"],
-        },
+        "custodian.access": {"handlers": ["mail_admins"]},
     },
 }
 # Error reports (mailed to ADMINS, or the DEBUG page) show the request's URL and META.

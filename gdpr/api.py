@@ -27,7 +27,7 @@ def _me(request: HttpRequest) -> User:
     return session.user
 
 
-def _out(data_request: DataRequest) -> dict[str, Any]:
+def _out(request: HttpRequest, data_request: DataRequest) -> dict[str, Any]:
     export_file: ExportFile | None = getattr(data_request, "export_file", None)
     download = None
     if (
@@ -37,7 +37,9 @@ def _out(data_request: DataRequest) -> dict[str, Any]:
         and export_file.expires_at > timezone.now()
     ):
         download = {
-            "url": services.export_download_url(export_file),
+            "url": services.export_download_url(
+                export_file, request_origin=request.build_absolute_uri("/").rstrip("/")
+            ),
             "expires_at": export_file.expires_at,
             "downloads_left": export_file.downloads_left,
             "size": export_file.size,
@@ -67,7 +69,7 @@ def _out(data_request: DataRequest) -> dict[str, Any]:
 def requests_create(request: HttpRequest, payload: schemas.DataRequestIn) -> Status[dict[str, Any]]:
     user = _me(request)
     data_request = services.data_request_create(user=user, actor=user, type=payload.type)
-    return Status(202, _out(data_request))
+    return Status(202, _out(request, data_request))
 
 
 @router.get(
@@ -79,7 +81,7 @@ def requests_create(request: HttpRequest, payload: schemas.DataRequestIn) -> Sta
 )
 def requests_list(request: HttpRequest, paging: Query[PageParams]) -> dict[str, Any]:
     result = page(selectors.data_requests_for_user(user=_me(request)), paging)
-    result["items"] = [_out(r) for r in result["items"]]
+    result["items"] = [_out(request, r) for r in result["items"]]
     return result
 
 
@@ -91,7 +93,7 @@ def requests_list(request: HttpRequest, paging: Query[PageParams]) -> dict[str, 
     response={200: schemas.DataRequestOut, **errors(401, 404, 422)},
 )
 def requests_get(request: HttpRequest, request_id: uuid.UUID) -> dict[str, Any]:
-    return _out(selectors.data_request_for_user(user=_me(request), data_request_id=request_id))
+    return _out(request, selectors.data_request_for_user(user=_me(request), data_request_id=request_id))
 
 
 @router.post(
@@ -104,7 +106,7 @@ def requests_get(request: HttpRequest, request_id: uuid.UUID) -> dict[str, Any]:
 def requests_cancel(request: HttpRequest, request_id: uuid.UUID) -> dict[str, Any]:
     user = _me(request)
     data_request = selectors.data_request_for_user(user=user, data_request_id=request_id)
-    return _out(services.data_request_cancel(data_request=data_request, actor=user))
+    return _out(request, services.data_request_cancel(data_request=data_request, actor=user))
 
 
 _R = TypeVar("_R", HttpResponse, StreamingHttpResponse)

@@ -2,7 +2,7 @@
 (seal, verify, retention)."""
 
 from audit.services.chain import chain_link, chain_verify, events_retention, events_seal
-from audit.services.events import events_pseudonymise, pseudonym, record, subscribe
+from audit.services.events import events_pseudonymise, pseudonym, record, row_hash, subscribe
 
 __all__ = [
     "chain_link",
@@ -12,5 +12,6 @@ __all__ = [
     "events_seal",
     "pseudonym",
     "record",
+    "row_hash",
     "subscribe",
 ]

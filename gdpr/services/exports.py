@@ -22,7 +22,7 @@ from django.utils.crypto import salted_hmac
 from accounts.models import User
 from audit import services as audit
 from audit.models import ActorType
-from core import context, mail
+from core import context, links
 from gdpr import errors
 from gdpr.models import DataRequest, ExportFile, RequestStatus
 from gdpr.services.common import transition
@@ -66,8 +66,10 @@ def export_token(export_file: ExportFile) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def export_download_url(export_file: ExportFile) -> str:
-    return mail.link(f"/api/v1/gdpr/exports/{export_token(export_file)}")
+def export_download_url(export_file: ExportFile, *, request_origin: str = "") -> str:
+    """The API's own public URL of the download (core.links: PUBLIC_API_URL, else the origin of the request
+    being answered, else FRONTEND_URL's origin), never a frontend page."""
+    return links.api_url(f"/api/v1/gdpr/exports/{export_token(export_file)}", request_origin=request_origin)
 
 
 # --- download -------------------------------------------------------------------------------------------

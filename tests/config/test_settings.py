@@ -26,6 +26,7 @@ def test_check_deploy_is_clean_with_debug_off() -> None:
             "DEBUG": "false",
             "SECRET_KEY": "x" * 64 + "-not-a-dev-key-" + "y" * 20,
             "ALLOWED_HOSTS": "api.example.com",
+            "PUBLIC_API_URL": "https://api.example.com",
         },
         "--deploy",
         "--fail-level",

@@ -107,9 +107,8 @@ class LiveServer:
                 # configuration, outside the API's contract; the fuzzer tests the application.
                 "--limit-request-line",
                 "0",
-                "--access-logfile",
-                "-",
-                # As docs/deployment.md runs it: download tokens redacted from the access and error logs.
+                # No gunicorn access log: the application logs every answer once (custodian.access).
+                # Download tokens redacted from gunicorn's own error log (docs/deployment.md).
                 "--logger-class",
                 "config.logredact.GunicornLogger",
             ],
@@ -146,7 +145,8 @@ class LiveServer:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def server_errors(self) -> list[str]:
-        """5xx answers (access log) and ERROR/CRITICAL records (Django's, ours, gunicorn's) in the server log.
+        """5xx answers (access records, or a gunicorn-style access log) and ERROR/CRITICAL records (Django's,
+        ours, gunicorn's) in the server log.
         A traceback logged with a WARNING (Django's 400 for a malformed multipart body) is not one."""
         return [
             line
