@@ -9,7 +9,6 @@ from accounts.services.passwords import (
     password_reset_confirm,
     password_reset_request,
     password_reset_send,
-    password_reset_uid,
     password_set,
 )
 from accounts.services.reauth import credentials_check, password_confirm, reauth_check
@@ -21,6 +20,7 @@ from accounts.services.registration import (
     user_register,
     verification_mail_enqueue,
 )
+from accounts.services.reset_tokens import password_reset_link, password_reset_uid
 from accounts.services.sessions import (
     session_login,
     session_open,
@@ -58,6 +58,7 @@ __all__ = [
     "password_change",
     "password_confirm",
     "password_reset_confirm",
+    "password_reset_link",
     "password_reset_request",
     "password_reset_send",
     "password_reset_uid",

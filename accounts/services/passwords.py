@@ -6,35 +6,18 @@ import uuid
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.db import transaction
 from django.utils import timezone
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from django.utils.http import urlsafe_base64_decode
 
 from accounts import errors, ratelimit, validators
 from accounts.models import RevokeReason, Session, User
 from accounts.services import reauth, sessions
+from accounts.services.reset_tokens import password_reset_link, reset_tokens
 from audit import services as audit
 from core import context, mail, outbox
 
 RESET_TOPIC = "accounts.password_reset_requested"
-
-
-class ResetTokenGenerator(PasswordResetTokenGenerator):
-    """Django's generator: the token hashes the user's id, password hash, last_login, e-mail and its own
-    timestamp, so it dies when the password changes (single use), on any login (session_open sets
-    last_login), on an e-mail change, and after PASSWORD_RESET_TIMEOUT seconds (≤ 1 h)."""
-
-    # The salt keeps its historical name: changing it would void every reset link already mailed.
-    key_salt = "accounts.services_passwords.ResetTokenGenerator"
-
-
-reset_tokens = ResetTokenGenerator()
-
-
-def password_reset_uid(user: User) -> str:
-    return urlsafe_base64_encode(force_bytes(str(user.pk)))
 
 
 def password_reset_request(*, email: str) -> None:
@@ -50,7 +33,6 @@ def password_reset_send(*, email: str) -> bool:
     user = User.objects.by_login(email).filter(is_active=True).first() if "@" in email else None
     if user is None:
         return False
-    uid, token = password_reset_uid(user), reset_tokens.make_token(user)
     with transaction.atomic():
         audit.record("user.password_reset_requested", subject=user)
         mail.enqueue(
@@ -59,7 +41,7 @@ def password_reset_send(*, email: str) -> bool:
             subject_id=user.pk,
             context={
                 "first_name": user.first_name,
-                "link": mail.link("/reset-password", uid=uid, token=token),
+                "link": password_reset_link(user),
                 "minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
                 "ip": context.current().ip or "",
             },
