@@ -4,6 +4,7 @@ each other directly and never use each other's private names."""
 
 from accounts.services.avatar import avatar_delete, avatar_erase, avatar_set
 from accounts.services.email import email_change_confirm, email_change_request
+from accounts.services.lockout import lockout_record
 from accounts.services.passwords import (
     password_change,
     password_reset_confirm,
@@ -55,6 +56,7 @@ __all__ = [
     "email_verification_resend",
     "email_verification_send",
     "email_verify",
+    "lockout_record",
     "password_change",
     "password_confirm",
     "password_reset_confirm",
