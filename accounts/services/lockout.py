@@ -1,4 +1,4 @@
-"""The login lockout's consequences: telling the owner of a locked account.
+"""The login lockout's consequences: telling the owner of a locked account, and staff clearing a lock.
 The counters themselves are in accounts.ratelimit; reauth.credentials_check and password_confirm feed them."""
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import errors, ratelimit, selectors
 from accounts.models import User
-from accounts.services import reset_tokens
+from accounts.services import reset_tokens, staff
 from audit import selectors as audit_selectors
 from audit import services as audit
 from core import context, mail
@@ -58,3 +59,28 @@ def lockout_record(*, user: User | None) -> None:
                     "reset_minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
                 },
             )
+
+
+def lockout_clear(*, user: User, actor: User, reason: str) -> selectors.LockoutState:
+    """Support lifts a user's login lockout and forgets their failed passwords (staff.LOCKOUT_CLEAR; not on
+    one's own account). Audited as `auth.lockout_cleared` with the state cleared and the reason. NotLocked
+    when there is nothing to clear. Returns the state it cleared."""
+    staff.staff_action_authorize(actor=actor, target=user, action=staff.LOCKOUT_CLEAR)
+    state = selectors.lockout_state(user=user)
+    if state.is_clear:
+        raise errors.NotLocked()
+    with transaction.atomic():
+        audit.record(
+            "auth.lockout_cleared",
+            actor=actor,
+            subject=user,
+            details={
+                "reason": reason,
+                "failures": state.failures,
+                "locked_until": state.locked_until.isoformat(timespec="seconds")
+                if state.locked_until
+                else None,
+            },
+        )
+        ratelimit.lockout_reset(str(user.pk))
+    return state

@@ -27,6 +27,11 @@ ROUTES: dict[str, tuple[str, tuple[str, ...]]] = {
     "verification_resend": ("post", ("detail",)),
     "deactivate": ("post", ("detail",)),
     "reactivate": ("post", ("detail",)),
+    "password_reset_send": ("post", ("detail",)),
+    "lockout_clear": ("post", ("detail",)),
+    "restore": ("post", ("detail",)),
+    "social_unlink": ("post", ("detail",)),
+    "consent_history": ("post", ("consents",)),
     "webhooks": ("get", ()),
     "webhook": ("get", ("deliveries",)),
     "webhook_edit": ("post", ()),
@@ -80,6 +85,11 @@ def urls_for(user, session_id, request_id=None) -> list[tuple[str, str, str, dic
         "verification_resend": [user.pk],
         "deactivate": [user.pk],
         "reactivate": [user.pk],
+        "password_reset_send": [user.pk],
+        "lockout_clear": [user.pk],
+        "restore": [user.pk],
+        "social_unlink": [user.pk, 1],
+        "consent_history": [user.pk],
     }
     out = []
     for name, (method, partials) in ROUTES.items():

@@ -13,6 +13,7 @@ import requests
 
 from accounts.models import User
 from tests.conftest import PASSWORD
+from tests.console.conftest import with_roles
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -96,7 +97,7 @@ def make(email: str, **extra: Any) -> User:
 
 def test_search_open_user_and_log_out_everywhere(live_server, browser):
     base = live_server.url
-    make("staff@example.com", is_staff=True)
+    with_roles(make("staff@example.com", is_staff=True), "Support")
     target = make("target.person@example.com", first_name="Tara", last_name="Get")
     for i in range(3):
         make(f"someone{i}@example.com")
@@ -147,15 +148,12 @@ def test_search_open_user_and_log_out_everywhere(live_server, browser):
 
 
 def test_second_staff_member_approves_and_is_refused_about_themselves(live_server, browser):
-    from django.contrib.auth.models import Permission
-
     from gdpr import services as gdpr_services
     from gdpr.models import DataRequest
 
     base = live_server.url
-    make("staff@example.com", is_staff=True)
-    approver = make("approver@example.com", is_staff=True)
-    approver.user_permissions.add(Permission.objects.get(codename="approve_erasure"))
+    with_roles(make("staff@example.com", is_staff=True), "Support")
+    approver = with_roles(make("approver@example.com", is_staff=True), "Approver")
     leaving = make("leaving@example.com")
     theirs = gdpr_services.data_request_create(user=leaving, actor=leaving, type="erasure")
     own = gdpr_services.data_request_create(user=approver, actor=approver, type="erasure")
@@ -186,3 +184,4 @@ def test_second_staff_member_approves_and_is_refused_about_themselves(live_serve
     assert DataRequest.objects.get(pk=own.pk).status == "awaiting_approval"
     # htmx reports the refusal (403) as a response error in the console; anything else is a problem.
     assert [p for p in problems if "403" not in p] == [], problems
+
