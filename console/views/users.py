@@ -12,7 +12,7 @@ from typing import Any
 from allauth.socialaccount.models import SocialAccount
 from django.contrib import messages
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
@@ -23,7 +23,7 @@ from accounts.social import services as social_services
 from audit import selectors as audit_selectors
 from console import forms, labels, selectors
 from console.decorators import VIEW_USERS, permission_required
-from console.views.common import StaffRequest, bad_form, page_size, render_page
+from console.views.common import StaffRequest, bad_form, page_size, render_page, run_action
 from core.errors import DomainError
 from gdpr import services as gdpr_services
 
@@ -78,26 +78,24 @@ def user_detail(request: StaffRequest, user_id: uuid.UUID) -> HttpResponse:
     )
 
 
-def _detail(request: StaffRequest, user: User, *, status: int = 200, **extra: Any) -> HttpResponse:
-    """The page after an action: its `detail` partial for htmx, else the whole page."""
+def _detail(request: StaffRequest, user: User, *, status: int = 200, whole: bool = False) -> HttpResponse:
+    """The user page after an action: its `detail` partial for htmx, else (`whole`) the whole page."""
     user.refresh_from_db()
-    template = f"{DETAIL}#detail" if request.htmx else DETAIL
-    return render(request, template, _detail_context(request, user, **extra), status=status)
+    template = DETAIL if whole or not request.htmx else f"{DETAIL}#detail"
+    return render(request, template, _detail_context(request, user), status=status)
 
 
 def _user_action(request: StaffRequest, user: User, action: Callable[[], str]) -> HttpResponse:
     """Run one service call. Success: its message, in the partial (htmx) or after a redirect. A DomainError
-    (a refusal: 403 forbidden or insufficient_rank; a conflict: 409): its message, in the page, with its
+    (a refusal: 403 forbidden or insufficient_rank; a conflict: 409): its message in the page, with its
     status."""
-    try:
-        message = action()
-    except DomainError as exc:
-        messages.error(request, exc.message)
-        return _detail(request, user, status=exc.status)
-    messages.success(request, message)
-    if request.htmx:
-        return _detail(request, user)
-    return redirect(reverse("console:user", args=[user.pk]))
+    return run_action(
+        request,
+        action,
+        redirect_to=reverse("console:user", args=[user.pk]),
+        partial=lambda status: _detail(request, user, status=status),
+        page=lambda status: _detail(request, user, status=status, whole=True),
+    )
 
 
 def _reason(request: StaffRequest) -> str | None:

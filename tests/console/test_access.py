@@ -10,6 +10,7 @@ from django.test import Client
 from django.urls import get_resolver
 
 from accounts.models import Session
+from audit.models import AuditEvent
 from tests.console.conftest import client_for, htmx
 
 # (url name, method, partial targets to also crawl as htmx). New console URLs must be listed here.
@@ -183,6 +184,10 @@ def test_staff_without_the_approver_permission_cannot_decide(staff, staff_client
             assert response.status_code == 403, url
             assert b"permission" in response.content
     assert _state(target) == before
+    refusals = AuditEvent.objects.filter(action="staff.action_refused")
+    assert {(e.actor_id, e.subject_id, e.details["action"], e.details["reason"]) for e in refusals} == {
+        (staff.pk, target.pk, "erasure.decide", "permission")
+    }
     # The queue itself is visible, without decision buttons.
     page = staff_client.get("/console/deletions/")
     assert page.status_code == 200 and target.email.encode() in page.content
