@@ -71,10 +71,22 @@ class UserAdmin(BaseUserAdmin):
         ("Dates", {"fields": ("date_joined", "last_login")}),
     )
 
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The rank rule of every staff door: an account holding permissions the staff member lacks (or a
+        # superuser's, for anyone but a superuser) is view-only here, its password page 403.
+        if obj is not None and not services.staff_may_act_on(
+            actor=cast(User, request.user), target=obj, action=services.USER_CHANGE
+        ):
+            return False
+        return super().has_change_permission(request, obj)
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields: tuple[str, ...] = self.readonly_fields
-        # Nobody deactivates themselves (the service refuses it too).
-        if obj is not None and obj.pk == request.user.pk:
+        # Nobody deactivates themselves (the service refuses it too), and only staff holding
+        # accounts.deactivate_user deactivate anyone.
+        if obj is not None and not services.staff_may_act_on(
+            actor=cast(User, request.user), target=obj, action=services.USER_DEACTIVATE
+        ):
             fields = (*fields, "is_active")
         # Staff with the change permission but not superusers could otherwise grant themselves anything.
         if not request.user.is_superuser:

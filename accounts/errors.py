@@ -254,3 +254,57 @@ class AuthenticatorNotFound(AccountsError):
     status = 404
     code = "not_found"
     message = "No such security key or passkey."
+
+
+# --- staff actions (accounts/services/staff.py) ---------------------------------------------------------
+
+
+class StaffOnly(AccountsError):
+    status = 403
+    code = "forbidden"
+    message = "Only active staff may do this."
+
+
+class StaffPermissionMissing(AccountsError):
+    status = 403
+    code = "forbidden"
+    message = "You do not have the permission this action needs."
+
+
+class StaffSelfAction(AccountsError):
+    status = 403
+    code = "forbidden"
+    message = "Staff may not do this to their own account; ask a colleague."
+
+
+class InsufficientRank(AccountsError):
+    status = 403
+    code = "insufficient_rank"
+    message = (
+        "This account holds permissions you do not have (or is a superuser's): only staff who hold all of "
+        "them may act on it."
+    )
+
+
+class NotLocked(AccountsError):
+    status = 409
+    code = "not_locked"
+    message = "This account has no failed sign-ins to clear and is not locked."
+
+
+class PasswordResetUnavailable(AccountsError):
+    status = 409
+    code = "password_reset_unavailable"
+    message = "This account is deleted or deactivated: a reset link would not work."
+
+
+class NotRestorable(AccountsError):
+    status = 409
+    code = "not_restorable"
+    message = "This account is not deleted, or its erasure has already run."
+
+
+class RestoreConflict(AccountsError):
+    status = 409
+    code = "restore_conflict"
+    message = "Another account now uses this account's e-mail address or username, so it cannot be restored."

@@ -80,6 +80,17 @@ class User(AbstractBaseUser, PermissionsMixin):
     REQUIRED_FIELDS: ClassVar[list[str]] = []
 
     class Meta:
+        # What staff may do to other users, one permission per action (docs/console.md, "Permissions").
+        # Viewing users is Django's default `view_user`; `change_user` is the admin's edit of a user.
+        permissions = [
+            ("force_logout", "Can end a user's sessions (one, or everywhere)"),
+            ("deactivate_user", "Can deactivate and reactivate a user"),
+            ("resend_verification", "Can resend a user's verification e-mail"),
+            ("send_password_reset", "Can send a user a password-reset link"),
+            ("clear_lockout", "Can clear a user's login lockout"),
+            ("restore_user", "Can restore a soft-deleted user before the erasure runs"),
+            ("unlink_social_account", "Can unlink a user's social account"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 Lower("email"),

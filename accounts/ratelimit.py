@@ -175,6 +175,21 @@ def lockout_retry_after(account: str) -> int | None:
     return None
 
 
+def lockout_state(account: str) -> tuple[float | None, int]:
+    """(the lock's end as a Unix time, or None when not locked; the failures counted in the current window),
+    for the console. A cache outage reads as (None, 0)."""
+    if not settings.RATE_LIMIT_ENABLED:
+        return None, 0
+    try:
+        values = cache.get_many([_lock_key(account), _fail_key(account)])
+    except Exception:
+        logger.error("rate limiter: cache unavailable (lockout state)", exc_info=True)
+        return None, 0
+    until, failures = values.get(_lock_key(account)), values.get(_fail_key(account))
+    locked = until if isinstance(until, (int, float)) and until > time.time() else None
+    return locked, failures if isinstance(failures, int) else 0
+
+
 def lockout_check(account: str) -> None:
     retry_after = lockout_retry_after(account)
     if retry_after is not None:

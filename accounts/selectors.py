@@ -6,7 +6,9 @@ import functools
 import hmac
 import re
 import uuid
-from datetime import datetime, timedelta
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from django.conf import settings
@@ -17,7 +19,7 @@ from django.db.models.expressions import Col
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from accounts import errors, tokens
+from accounts import errors, ratelimit, tokens
 from accounts.models import Profile, Session, User
 
 
@@ -207,3 +209,43 @@ def user_search(*, query: str = "", status: str = "") -> QuerySet[User]:
         else:
             qs = qs.alias(search=SearchText()).filter(search__contains=text)
     return qs.order_by("-date_joined", "id")
+
+
+@dataclass(frozen=True)
+class LockoutState:
+    """The login lockout of one account: locked until when (None: not locked), and the failed passwords
+    counted toward the next lock."""
+
+    locked_until: datetime | None
+    failures: int
+
+    @property
+    def is_clear(self) -> bool:
+        return self.locked_until is None and self.failures == 0
+
+
+def lockout_state(*, user: User) -> LockoutState:
+    until, failures = ratelimit.lockout_state(str(user.pk))
+    locked_until = datetime.fromtimestamp(until, tz=UTC) if until is not None else None
+    return LockoutState(locked_until=locked_until, failures=failures)
+
+
+def user_emails(*, ids: Iterable[uuid.UUID | None]) -> dict[uuid.UUID, str]:
+    """id → e-mail address of these users (deleted ones too), in one query, to show staff and users by
+    address. Ids of no user (pseudonyms of erased users) and erased users (blank address) are left out."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    rows = User.objects.filter(pk__in=wanted).exclude(email="").values_list("pk", "email")
+    return dict(rows)
+
+
+def user_ids_by_email(*, email: str) -> list[uuid.UUID]:
+    """Every user, live or deleted, whose address is `email` (ignoring case): an address freed by a
+    deletion may belong to a live user and to deleted ones. Erased users' addresses are gone."""
+    value = email.strip().lower()
+    if not value:
+        return []
+    return list(
+        User.objects.alias(email_lower=Lower("email")).filter(email_lower=value).values_list("pk", flat=True)
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import datetime
 
 from django.core.cache import cache
@@ -31,10 +32,13 @@ def events_search(
     action: str = "",
     actor_id: uuid.UUID | None = None,
     subject_id: uuid.UUID | None = None,
+    actor_ids: Collection[uuid.UUID] | None = None,
+    subject_ids: Collection[uuid.UUID] | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> QuerySet[AuditEvent]:
-    """Newest first. An action ending in "." is a prefix ("session." = every session event)."""
+    """Newest first. An action ending in "." is a prefix ("session." = every session event). `actor_ids` /
+    `subject_ids` match any of several ids (one person's live and deleted accounts)."""
     qs = AuditEvent.objects.all()
     if action:
         qs = qs.filter(action__startswith=action) if action.endswith(".") else qs.filter(action=action)
@@ -42,6 +46,10 @@ def events_search(
         qs = qs.filter(actor_id=actor_id)
     if subject_id is not None:
         qs = qs.filter(subject_id=subject_id)
+    if actor_ids is not None:
+        qs = qs.filter(actor_id__in=list(actor_ids))
+    if subject_ids is not None:
+        qs = qs.filter(subject_id__in=list(subject_ids))
     if since is not None:
         qs = qs.filter(created_at__gte=since)
     if until is not None:

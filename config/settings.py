@@ -499,6 +499,9 @@ RATE_LIMITS = {
 LOGIN_LOCKOUT_FAILURES = env.int("LOGIN_LOCKOUT_FAILURES", default=5)
 LOGIN_LOCKOUT_WINDOW_SECONDS = env.int("LOGIN_LOCKOUT_WINDOW_SECONDS", default=300)
 LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=300)
+# A lock mails the account's owner, at most once per this many seconds (an attacker who keeps an account
+# locked sends one mail an hour, not one per lock).
+LOGIN_LOCKOUT_MAIL_INTERVAL_SECONDS = env.int("LOGIN_LOCKOUT_MAIL_INTERVAL_SECONDS", default=3600)
 # PUT /me/avatar is multipart: Django parses request.FILES only for POST; Ninja's middleware fixes that
 # (for PUT only, the one method that carries files here).
 MIDDLEWARE += ["ninja.compatibility.files.fix_request_files_middleware"]

@@ -1,5 +1,6 @@
-"""Access rules of the console: anonymous → the login page, signed-in non-staff → 403, and approver-only
-actions → 403 without the permission."""
+"""Access rules of the console: anonymous → the login page, signed-in non-staff → 403, and a page whose
+permission the staff member lacks → 403. An action's own permission, the rank rule and their audit are the
+services' (accounts.services.staff), so every door enforces them alike."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from django_htmx.http import HttpResponseClientRedirect
 View = TypeVar("View", bound=Callable[..., HttpResponse])
 
 APPROVER_PERMISSION = "gdpr.approve_erasure"
+VIEW_USERS = "accounts.view_user"
+VIEW_AUDIT = "audit.view_auditevent"
 
 
 def _forbidden(request: HttpRequest, message: str) -> HttpResponse:

@@ -7,6 +7,8 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from accounts import selectors as account_selectors
+
 
 class UserSearchForm(forms.Form):
     STATUS_CHOICES = [
@@ -39,21 +41,46 @@ def _day_start(value: Any) -> datetime | None:
     return timezone.make_aware(datetime.combine(value, time.min)) if value else None
 
 
+def _people(value: str) -> list[uuid.UUID] | None:
+    """A user id, or an e-mail address → the ids of every account, live or deleted, that has it (a freed
+    address can belong to a live account and to deleted ones)."""
+    value = value.strip()
+    if not value:
+        return None
+    user_id = parse_uuid(value)
+    if user_id is not None:
+        return [user_id]
+    if "@" not in value:
+        raise forms.ValidationError("Enter an e-mail address or a user id.")
+    ids = account_selectors.user_ids_by_email(email=value)
+    if not ids:
+        raise forms.ValidationError(
+            "No account, live or deleted, has this e-mail address (an erased account's address is gone)."
+        )
+    return ids
+
+
 class AuditFilterForm(forms.Form):
     action = forms.CharField(required=False, max_length=64, help_text='End with "." for a prefix.')
-    actor = forms.UUIDField(required=False, label="Actor id")
-    subject = forms.UUIDField(required=False, label="Subject id")
+    actor = forms.CharField(required=False, max_length=254, label="Actor (e-mail or id)")
+    subject = forms.CharField(required=False, max_length=254, label="Subject (e-mail or id)")
     since = forms.DateField(required=False, label="From (UTC date)")
     until = forms.DateField(required=False, label="Until (UTC date, inclusive)")
     page = forms.IntegerField(required=False, min_value=1, max_value=1000)
+
+    def clean_actor(self) -> list[uuid.UUID] | None:
+        return _people(self.cleaned_data["actor"])
+
+    def clean_subject(self) -> list[uuid.UUID] | None:
+        return _people(self.cleaned_data["subject"])
 
     def filters(self) -> dict[str, Any]:
         data = self.cleaned_data
         until = _day_start(data.get("until"))
         return {
             "action": data.get("action") or "",
-            "actor_id": data.get("actor"),
-            "subject_id": data.get("subject"),
+            "actor_ids": data.get("actor"),
+            "subject_ids": data.get("subject"),
             "since": _day_start(data.get("since")),
             "until": until + timedelta(days=1) if until else None,
         }
@@ -61,7 +88,14 @@ class AuditFilterForm(forms.Form):
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(
-        required=True, max_length=500, strip=True, widget=forms.Textarea(attrs={"rows": 2})
+        required=True,
+        max_length=500,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={
+            "required": "Give a reason: it is kept in the audit log.",
+            "max_length": "Keep the reason to %(limit_value)d characters.",
+        },
     )
 
 

@@ -38,4 +38,4 @@ def social_accounts(*, user: User) -> QuerySet[SocialAccount]:
 
 def data_requests(*, user: User, limit: int = 20) -> list[Any]:
     """The user's newest GDPR requests, through gdpr's own selector."""
-    return list(gdpr_selectors.data_requests_for_user(user=user)[:limit])
+    return list(gdpr_selectors.data_requests_for_user(user=user).select_related("decided_by")[:limit])

@@ -31,12 +31,6 @@ class RequestNotPending(GdprError):
     message = "This request is not waiting for a decision."
 
 
-class PermissionDenied(GdprError):
-    status = 403
-    code = "forbidden"
-    message = "You are not allowed to decide on erasure requests."
-
-
 class SelfApproval(GdprError):
     status = 403
     code = "self_approval"
@@ -67,3 +61,9 @@ class UnknownPurpose(GdprError):
     status = 404
     code = "unknown_purpose"
     message = "No such consent purpose."
+
+
+class ErasureRunning(GdprError):
+    status = 409
+    code = "erasure_running"
+    message = "The erasure of this account is running right now; it can no longer be stopped."

@@ -1,9 +1,11 @@
-"""The gdpr app's outbox handlers."""
+"""The gdpr app's reactions to accounts: its outbox handlers, and the hook that cancels a restored
+account's erasure inside the restore's transaction."""
 
 from __future__ import annotations
 
 import uuid
 
+from accounts import services as account_services
 from accounts.models import User
 from accounts.services import users as account_users
 from core import outbox
@@ -14,8 +16,12 @@ from gdpr.services import common
 
 @outbox.handler(account_users.SOFT_DELETED_TOPIC, transactional=True, key="gdpr.open_erasure_on_delete")
 def open_erasure(message: OutboxMessage) -> None:
-    """The account was soft-deleted: its erasure request is opened (idempotent: an open one is kept)."""
+    """The account was soft-deleted: its erasure request is opened (idempotent: an open one is kept; none
+    is opened for an account restored before this ran)."""
     user = User.objects.get(pk=uuid.UUID(str(message.payload["user_id"])))
+    if user.deleted_at is None:
+        # Support restored the account before this ran: there is nothing to erase.
+        return
     actor_id = message.payload.get("actor_id")
     actor = User.objects.filter(pk=actor_id).first() if actor_id else None
     services.erasure_open_for_deleted(user=user, actor=actor)
@@ -30,3 +36,6 @@ def job_enqueue(message: OutboxMessage) -> None:
         tasks.export_build(request_id)
     else:
         tasks.erasure_execute(request_id)
+
+
+account_services.restore_hook_register(services.erasure_cancel_for_restored)

@@ -4,6 +4,7 @@ each other directly and never use each other's private names."""
 
 from accounts.services.avatar import avatar_delete, avatar_erase, avatar_set
 from accounts.services.email import email_change_confirm, email_change_request
+from accounts.services.lockout import lockout_clear, lockout_record
 from accounts.services.mfa import (
     FactorAdded,
     LoginPassed,
@@ -29,9 +30,9 @@ from accounts.services.mfa import (
 from accounts.services.passwords import (
     password_change,
     password_reset_confirm,
+    password_reset_link_send,
     password_reset_request,
     password_reset_send,
-    password_reset_uid,
     password_set,
 )
 from accounts.services.reauth import (
@@ -49,6 +50,8 @@ from accounts.services.registration import (
     user_register,
     verification_mail_enqueue,
 )
+from accounts.services.reset_tokens import password_reset_link, password_reset_uid
+from accounts.services.restore import restore_hook_register, user_restore
 from accounts.services.sessions import (
     Opened,
     session_login,
@@ -59,12 +62,30 @@ from accounts.services.sessions import (
     session_revoke,
     session_revoke_for_user,
     session_touch,
+    sessions_end,
     sessions_erase,
     sessions_purge,
     sessions_revoke_all,
     staff_login,
     staff_logout,
     token_refresh,
+)
+from accounts.services.staff import (
+    LOCKOUT_CLEAR,
+    PASSWORD_RESET_SEND,
+    SESSION_REVOKE,
+    SESSIONS_REVOKE_ALL,
+    SOCIAL_UNLINK,
+    USER_CHANGE,
+    USER_DEACTIVATE,
+    USER_REACTIVATE,
+    USER_RESTORE,
+    VERIFICATION_RESEND,
+    StaffAction,
+    staff_action_authorize,
+    staff_may_act_on,
+    staff_refusal,
+    staff_roles_ensure,
 )
 from accounts.services.users import (
     staff_demo_ensure,
@@ -77,11 +98,22 @@ from accounts.services.users import (
 )
 
 __all__ = [
+    "LOCKOUT_CLEAR",
+    "PASSWORD_RESET_SEND",
+    "SESSIONS_REVOKE_ALL",
+    "SESSION_REVOKE",
+    "SOCIAL_UNLINK",
+    "USER_CHANGE",
+    "USER_DEACTIVATE",
+    "USER_REACTIVATE",
+    "USER_RESTORE",
+    "VERIFICATION_RESEND",
     "FactorAdded",
     "LoginPassed",
     "MfaRequired",
     "Opened",
     "PasskeyChallenge",
+    "StaffAction",
     "TotpSetup",
     "WebauthnSetup",
     "avatar_delete",
@@ -94,6 +126,8 @@ __all__ = [
     "email_verification_resend",
     "email_verification_send",
     "email_verify",
+    "lockout_clear",
+    "lockout_record",
     "mfa_challenges_purge",
     "mfa_erase",
     "mfa_login_challenge",
@@ -103,12 +137,15 @@ __all__ = [
     "password_change",
     "password_confirm",
     "password_reset_confirm",
+    "password_reset_link",
+    "password_reset_link_send",
     "password_reset_request",
     "password_reset_send",
     "password_reset_uid",
     "password_set",
     "reauth_check",
     "recovery_codes_regenerate",
+    "restore_hook_register",
     "second_factor_check",
     "second_factor_confirm",
     "session_login",
@@ -119,12 +156,17 @@ __all__ = [
     "session_revoke",
     "session_revoke_for_user",
     "session_touch",
+    "sessions_end",
     "sessions_erase",
     "sessions_purge",
     "sessions_revoke_all",
+    "staff_action_authorize",
     "staff_demo_ensure",
     "staff_login",
     "staff_logout",
+    "staff_may_act_on",
+    "staff_refusal",
+    "staff_roles_ensure",
     "token_refresh",
     "totp_disable",
     "totp_enable",
@@ -134,6 +176,7 @@ __all__ = [
     "user_erase",
     "user_reactivate",
     "user_register",
+    "user_restore",
     "user_soft_delete",
     "user_update",
     "verification_mail_enqueue",

@@ -6,35 +6,18 @@ import uuid
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.db import transaction
 from django.utils import timezone
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from django.utils.http import urlsafe_base64_decode
 
 from accounts import errors, ratelimit, validators
 from accounts.models import RevokeReason, Session, User
-from accounts.services import reauth, sessions
+from accounts.services import reauth, sessions, staff
+from accounts.services.reset_tokens import password_reset_link, reset_tokens
 from audit import services as audit
 from core import context, mail, outbox
 
 RESET_TOPIC = "accounts.password_reset_requested"
-
-
-class ResetTokenGenerator(PasswordResetTokenGenerator):
-    """Django's generator: the token hashes the user's id, password hash, last_login, e-mail and its own
-    timestamp, so it dies when the password changes (single use), on any login (session_open sets
-    last_login), on an e-mail change, and after PASSWORD_RESET_TIMEOUT seconds (≤ 1 h)."""
-
-    # The salt keeps its historical name: changing it would void every reset link already mailed.
-    key_salt = "accounts.services_passwords.ResetTokenGenerator"
-
-
-reset_tokens = ResetTokenGenerator()
-
-
-def password_reset_uid(user: User) -> str:
-    return urlsafe_base64_encode(force_bytes(str(user.pk)))
 
 
 def password_reset_request(*, email: str) -> None:
@@ -45,26 +28,45 @@ def password_reset_request(*, email: str) -> None:
         outbox.publish(RESET_TOPIC, {"email": email})
 
 
+def _reset_mail(user: User, *, by_staff: bool) -> None:
+    mail.enqueue(
+        template="password_reset",
+        to=user.email,
+        subject_id=user.pk,
+        context={
+            "first_name": user.first_name,
+            "link": password_reset_link(user),
+            "minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
+            # A staff member's address is not the user's business.
+            "ip": "" if by_staff else context.current().ip or "",
+            "by_staff": by_staff,
+        },
+    )
+
+
 def password_reset_send(*, email: str) -> bool:
     """Mail a reset link if a live, active user has this address. Returns whether one was sent."""
     user = User.objects.by_login(email).filter(is_active=True).first() if "@" in email else None
     if user is None:
         return False
-    uid, token = password_reset_uid(user), reset_tokens.make_token(user)
     with transaction.atomic():
         audit.record("user.password_reset_requested", subject=user)
-        mail.enqueue(
-            template="password_reset",
-            to=user.email,
-            subject_id=user.pk,
-            context={
-                "first_name": user.first_name,
-                "link": mail.link("/reset-password", uid=uid, token=token),
-                "minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
-                "ip": context.current().ip or "",
-            },
-        )
+        _reset_mail(user, by_staff=False)
     return True
+
+
+def password_reset_link_send(*, user: User, actor: User, reason: str) -> None:
+    """Support sends a user a reset link (staff.PASSWORD_RESET_SEND), to the user's own address: the same
+    link and mail as a reset the user asks for, saying support sent it. Audited as
+    `user.password_reset_requested` with the staff member as actor and their reason. Nothing changes until
+    the user opens the link. PasswordResetUnavailable for a deleted or deactivated user (the link would not
+    work)."""
+    staff.staff_action_authorize(actor=actor, target=user, action=staff.PASSWORD_RESET_SEND)
+    if not user.is_live or not user.is_active:
+        raise errors.PasswordResetUnavailable()
+    with transaction.atomic():
+        audit.record("user.password_reset_requested", actor=actor, subject=user, details={"reason": reason})
+        _reset_mail(user, by_staff=True)
 
 
 def _reset_user(uid: str) -> User | None:
@@ -149,7 +151,10 @@ def password_set(*, user: User, actor: User | None, new_password: str | None) ->
     (actor None). `None` makes the password unusable (password login off). Ends every token session of
     the user (their Django sessions end too: they are bound to the password hash), lifts a login lockout,
     audits `user.password_set` with the actor and mails the password-changed alert. Returns the sessions
-    ended. Raises ValidationFailed for a password the policy refuses."""
+    ended. Raises ValidationFailed for a password the policy refuses. For another user, the actor needs
+    staff.USER_CHANGE."""
+    if actor is not None and actor.pk != user.pk:
+        staff.staff_action_authorize(actor=actor, target=user, action=staff.USER_CHANGE)
     if new_password is not None:
         _new_password_check(new_password, user)
     own = actor is not None and actor.pk == user.pk
@@ -161,7 +166,7 @@ def password_set(*, user: User, actor: User | None, new_password: str | None) ->
         else:
             locked.set_password(new_password)
         locked.save(update_fields=["password"])
-        ended = sessions.sessions_revoke_all(user=locked, actor=actor, reason=reason)
+        ended = sessions.sessions_end(user=locked, actor=actor, reason=reason)
         audit.record(
             "user.password_set",
             actor=actor,

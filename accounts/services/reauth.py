@@ -7,6 +7,8 @@ account deletion, social link, MFA changes).
   failures within the window lock the account for LOGIN_LOCKOUT_SECONDS (429 `locked`), even for the right
   password. The counter is keyed by the user's id, so e-mail, username and letter case count together; an
   unknown login is counted by its lower-cased text, so a lock says nothing about existence.
+- The first lock of a known account within LOGIN_LOCKOUT_MAIL_INTERVAL_SECONDS mails its owner
+  (accounts.services.lockout); an unknown login mails nobody.
 - One audit vocabulary: `auth.login_failed` / `auth.locked` for logins, `auth.reauth_failed` for
   re-authentication, with `details.door` (api, console, admin) or `details.purpose`.
 - The second factor (TOTP code, recovery code, WebAuthn key) has its one check too, second_factor_confirm:
@@ -23,7 +25,7 @@ from django.conf import settings
 
 from accounts import errors, ratelimit, selectors
 from accounts.models import Session, User
-from accounts.services import factors
+from accounts.services import factors, lockout
 from audit import services as audit
 
 
@@ -33,14 +35,7 @@ def _account(user: User | None, login: str) -> str:
 
 def _failure(account: str, *, user: User | None) -> None:
     if ratelimit.lockout_failure(account):
-        audit.record(
-            "auth.locked",
-            subject=user,
-            details={
-                "failures": settings.LOGIN_LOCKOUT_FAILURES,
-                "seconds": settings.LOGIN_LOCKOUT_SECONDS,
-            },
-        )
+        lockout.lockout_record(user=user)
 
 
 def credentials_check(*, login: str, password: str, door: str) -> User:

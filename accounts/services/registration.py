@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from accounts import errors, ratelimit, selectors, validators
 from accounts.models import User
+from accounts.services import staff
 from audit import services as audit
 from core import mail, outbox
 
@@ -122,7 +123,9 @@ def email_verification_resend_deliver(*, email: str) -> bool:
 
 def email_verification_send(*, user: User, actor: User) -> None:
     """Send a new verification key to one live, unverified user; `actor` is the user (API resend) or the
-    staff member (console) named in the audit event."""
+    staff member (console; staff.VERIFICATION_RESEND) named in the audit event."""
+    if actor.pk != user.pk:
+        staff.staff_action_authorize(actor=actor, target=user, action=staff.VERIFICATION_RESEND)
     if not user.is_live or user.email_verified:
         raise errors.NothingToVerify()
     with transaction.atomic():

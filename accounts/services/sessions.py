@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from accounts import errors, selectors, tokens
 from accounts.models import RevokeReason, Session, User
-from accounts.services import mfa, reauth
+from accounts.services import mfa, reauth, staff
 from audit import services as audit
 from core import context, mail
 
@@ -263,7 +263,10 @@ def _token_refresh_locked(
 
 
 def session_revoke(*, session: Session, actor: User, reason: str = RevokeReason.REVOKED) -> Session:
-    """Idempotent: revoking an ended session changes nothing and writes no event."""
+    """Idempotent: revoking an ended session changes nothing and writes no event. Someone else's session
+    only by staff who may (staff.SESSION_REVOKE)."""
+    if actor.pk != session.user_id:
+        staff.staff_action_authorize(actor=actor, target=session.user, action=staff.SESSION_REVOKE)
     with transaction.atomic():
         updated = Session.objects.filter(pk=session.pk, revoked_at__isnull=True).update(
             revoked_at=timezone.now(), revoke_reason=reason
@@ -291,6 +294,16 @@ def session_revoke_for_user(
 def sessions_revoke_all(
     *, user: User, actor: User | None, reason: str = RevokeReason.LOGOUT_ALL, keep: Session | None = None
 ) -> int:
+    """The user's own "log out everywhere", or a staff force logout (staff.SESSIONS_REVOKE_ALL). Returns
+    the sessions ended."""
+    if actor is not None and actor.pk != user.pk:
+        staff.staff_action_authorize(actor=actor, target=user, action=staff.SESSIONS_REVOKE_ALL)
+    return sessions_end(user=user, actor=actor, reason=reason, keep=keep)
+
+
+def sessions_end(*, user: User, actor: User | None, reason: str, keep: Session | None = None) -> int:
+    """End every live session of the user but `keep`, audited as `session.revoked_all`, for a change that
+    ends them as its consequence and has checked its actor itself (a password set by staff)."""
     with transaction.atomic():
         live = Session.objects.filter(user=user, revoked_at__isnull=True)
         if keep is not None:

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts import errors, selectors, validators
 from accounts.models import Profile, RevokeReason, Session, User
-from accounts.services import passwords, reauth
+from accounts.services import passwords, reauth, staff
 from audit import services as audit
 from core import mail, outbox
 
@@ -105,9 +105,11 @@ def user_soft_delete(*, session: Session, password: str | None, otp: str | None 
 
 
 def user_deactivate(*, user: User, actor: User, reason: str = "") -> User:
-    """Blocks login and ends every session at once. Idempotent: an inactive user is left as is, unaudited."""
+    """Blocks login and ends every session at once; staff who may (staff.USER_DEACTIVATE), never on
+    themselves. Idempotent: an inactive user is left as is, unaudited."""
     if user.pk == actor.pk:
         raise errors.SelfDeactivation()
+    staff.staff_action_authorize(actor=actor, target=user, action=staff.USER_DEACTIVATE)
     now = timezone.now()
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
@@ -126,6 +128,7 @@ def user_deactivate(*, user: User, actor: User, reason: str = "") -> User:
 
 def user_reactivate(*, user: User, actor: User) -> User:
     """Idempotent: an active user is left as is, unaudited."""
+    staff.staff_action_authorize(actor=actor, target=user, action=staff.USER_REACTIVATE)
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
         if locked.is_active:

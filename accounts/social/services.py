@@ -189,8 +189,16 @@ def social_account_link(
     return account, True
 
 
-def social_account_unlink(*, user: User, account_id: int) -> None:
-    """Remove one of the user's links; 404 for another user's id, 409 when it is the last way to log in."""
+def social_account_unlink(
+    *, user: User, account_id: int, actor: User | None = None, reason: str = ""
+) -> None:
+    """Remove one of the user's links; 404 for another user's id, 409 when it is the last way to log in.
+    The user unlinks their own (`actor` None or the user); support unlinks one for them
+    (services.SOCIAL_UNLINK), with a reason kept in the audit event."""
+    actor = actor or user
+    by_staff = actor.pk != user.pk
+    if by_staff:
+        services.staff_action_authorize(actor=actor, target=user, action=services.SOCIAL_UNLINK)
     with transaction.atomic():
         # The user row lock serialises concurrent unlinks, so two of them cannot each leave "another one".
         User.objects.select_for_update().filter(pk=user.pk).first()
@@ -199,8 +207,13 @@ def social_account_unlink(*, user: User, account_id: int) -> None:
             raise errors.SocialAccountNotFound()
         others = SocialAccount.objects.filter(user=user).exclude(pk=account.pk).exists()
         if not others and not user.has_usable_password():
+            if by_staff:
+                raise errors.LastLoginMethod(
+                    "This is the user's last way to log in: they must set a password or link another "
+                    "provider first."
+                )
             raise errors.LastLoginMethod()
-        _account_delete(account, actor=user, reason="unlinked")
+        _account_delete(account, actor=actor, reason="unlinked", note=reason if by_staff else "")
 
 
 def social_accounts_erase(*, user: User) -> dict[str, int]:
@@ -213,13 +226,11 @@ def social_accounts_erase(*, user: User) -> dict[str, int]:
     return {"social_accounts": social_accounts, "social_tokens": social_tokens}
 
 
-def _account_delete(account: SocialAccount, *, actor: User | None, reason: str) -> None:
-    audit.record(
-        "social.unlinked",
-        actor=actor,
-        subject=account.user_id,
-        details={"provider": account.provider, "social_account_id": account.pk, "reason": reason},
-    )
+def _account_delete(account: SocialAccount, *, actor: User | None, reason: str, note: str = "") -> None:
+    details = {"provider": account.provider, "social_account_id": account.pk, "reason": reason}
+    if note:
+        details["note"] = note
+    audit.record("social.unlinked", actor=actor, subject=account.user_id, details=details)
     account.delete()
 
 

@@ -44,9 +44,11 @@ def run_action(
     *,
     redirect_to: str,
     partial: Callable[[int], HttpResponse],
+    page: Callable[[int], HttpResponse] | None = None,
 ) -> HttpResponse:
     """Run one service call; its success message or its DomainError's message is shown to the staff member.
-    An htmx POST gets the updated partial (with the error's status on failure), a plain POST a redirect."""
+    An htmx POST gets the updated partial (with the error's status on failure), a plain POST a redirect, or on
+    failure, given `page`, the whole page with the error's status (a refusal stays a 403)."""
     status = 200
     try:
         messages.success(request, action())
@@ -55,6 +57,8 @@ def run_action(
         status = exc.status
     if request.htmx:
         return partial(status)
+    if status != 200 and page is not None:
+        return page(status)
     return redirect(redirect_to)
 
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from console import forms, selectors
-from console.decorators import APPROVER_PERMISSION, permission_required, staff_required
+from console.decorators import APPROVER_PERMISSION, staff_required
 from console.views.common import StaffRequest, bad_form, page_size, render_page, run_action
 from gdpr import selectors as gdpr_selectors
 from gdpr import services as gdpr_services
@@ -46,11 +46,13 @@ def _decided(request: StaffRequest, action: Any) -> HttpResponse:
         action,
         redirect_to=reverse("console:deletions"),
         partial=lambda status: render_page(request, f"{QUEUE}#queue", _queue_context(request), status=status),
+        page=lambda status: render_page(request, QUEUE, _queue_context(request), status=status),
     )
 
 
+# The decision's service checks gdpr.approve_erasure and the rank rule, and audits a refusal.
 @require_POST
-@permission_required(APPROVER_PERMISSION)
+@staff_required
 def deletion_approve(request: StaffRequest, request_id: uuid.UUID) -> HttpResponse:
     data_request = _erasure(request_id)
 
@@ -62,7 +64,7 @@ def deletion_approve(request: StaffRequest, request_id: uuid.UUID) -> HttpRespon
 
 
 @require_POST
-@permission_required(APPROVER_PERMISSION)
+@staff_required
 def deletion_reject(request: StaffRequest, request_id: uuid.UUID) -> HttpResponse:
     data_request = _erasure(request_id)
     form = forms.ReasonForm(request.POST)

@@ -1,6 +1,11 @@
 """All writes of the gdpr app (split by subdomain; import this package: `from gdpr import services`)."""
 
-from gdpr.services.consent import consent_set, consents_erase
+from gdpr.services.consent import (
+    CONSENT_HISTORY_VIEW,
+    consent_history_disclose,
+    consent_set,
+    consents_erase,
+)
 from gdpr.services.erasure import erasure_run
 from gdpr.services.export_build import export_run
 from gdpr.services.exports import (
@@ -11,9 +16,11 @@ from gdpr.services.exports import (
     exports_purge_expired,
 )
 from gdpr.services.requests import (
+    ERASURE_DECIDE,
     data_request_cancel,
     data_request_create,
     erasure_approve,
+    erasure_cancel_for_restored,
     erasure_open_for_deleted,
     erasure_reject,
     erasures_enqueue_due,
@@ -22,11 +29,15 @@ from gdpr.services.requests import (
 )
 
 __all__ = [
+    "CONSENT_HISTORY_VIEW",
+    "ERASURE_DECIDE",
+    "consent_history_disclose",
     "consent_set",
     "consents_erase",
     "data_request_cancel",
     "data_request_create",
     "erasure_approve",
+    "erasure_cancel_for_restored",
     "erasure_open_for_deleted",
     "erasure_reject",
     "erasure_run",

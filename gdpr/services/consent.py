@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import transaction
 
+from accounts import services as account_services
 from accounts.models import User
 from audit import services as audit
 from core import context
@@ -42,6 +43,30 @@ def consent_set(*, user: User, actor: User, purpose: str, granted: bool) -> Cons
             details={"purpose": purpose, "policy_version": version, "record_id": record.pk},
         )
     return record
+
+
+# Reading someone's consent ledger (with the IP of each record) is a disclosure of personal data: it needs
+# its permission and a reason, and is audited. It changes nothing, so rank does not matter.
+CONSENT_HISTORY_VIEW = account_services.StaffAction(
+    "consent.history_view", "gdpr.view_consentrecord", on_self=True, rank=False
+)
+
+
+def consent_history_disclose(
+    *, user: User, actor: User, reason: str, limit: int = 200
+) -> list[ConsentRecord]:
+    """The user's consent ledger, newest first (at most `limit` records), shown to a staff member
+    (CONSENT_HISTORY_VIEW). Audited as `consent.history_viewed` with the reason and the records shown."""
+    account_services.staff_action_authorize(actor=actor, target=user, action=CONSENT_HISTORY_VIEW)
+    records = list(ConsentRecord.objects.filter(user=user).order_by("-id")[:limit])
+    with transaction.atomic():
+        audit.record(
+            "consent.history_viewed",
+            actor=actor,
+            subject=user,
+            details={"reason": reason, "records": len(records)},
+        )
+    return records
 
 
 def consents_erase(*, user: User) -> int:

@@ -10,6 +10,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts import errors as account_errors
+from accounts import services as account_services
 from accounts.models import User
 from audit import services as audit
 from core import mail
@@ -79,7 +81,7 @@ def export_request_for_user(*, user: User, actor: User, source: str) -> DataRequ
     open export per user (409); the user's own daily limit does not count it. A deleted account has no
     export to start (409 user_deleted): its data waits for erasure."""
     if not (actor.is_active and actor.is_staff):
-        raise errors.PermissionDenied("Only staff may start an export for another user.")
+        raise account_errors.StaffOnly("Only staff may start an export for another user.")
     if not user.is_live:
         raise errors.UserDeleted()
     already_open = errors.RequestOpen("This user already has an open export request.")
@@ -106,27 +108,33 @@ def erasure_open_for_deleted(*, user: User, actor: User | None) -> DataRequest:
         return DataRequest.objects.get(user=user, type=RequestType.ERASURE, status__in=OPEN_STATUSES)
 
 
-def _may_decide(actor: User) -> bool:
-    return bool(actor.is_active and actor.has_perm("gdpr.approve_erasure"))
+# Approving, rejecting and (for someone else's request) cancelling an erasure. Deciding about oneself is
+# refused with its own code (SelfApproval), hence on_self here; the rank rule keeps an approver from
+# erasing an account that holds permissions they lack.
+ERASURE_DECIDE = account_services.StaffAction("erasure.decide", "gdpr.approve_erasure", on_self=True)
 
 
-def _decision_checks(data_request: DataRequest, actor: User) -> None:
-    """Four eyes: the decider is neither the person the request is about nor the one who opened it."""
-    if not _may_decide(actor):
-        raise errors.PermissionDenied()
+def _decider_check(data_request: DataRequest, actor: User) -> None:
+    """Before the decision's transaction, so that a refusal's audit event is kept. Four eyes: the decider is
+    neither the person the request is about nor the one who opened it."""
+    account_services.staff_action_authorize(actor=actor, target=data_request.user, action=ERASURE_DECIDE)
     opened_by = data_request.history.order_by("id").values_list("actor_id", flat=True).first()
     if actor.pk in (data_request.user_id, opened_by):
         raise errors.SelfApproval()
+
+
+def _pending_check(data_request: DataRequest) -> None:
     if data_request.type != RequestType.ERASURE or data_request.status != RequestStatus.AWAITING_APPROVAL:
         raise errors.RequestNotPending()
 
 
 def erasure_approve(*, data_request: DataRequest, actor: User) -> DataRequest:
-    """Staff approval (permission gdpr.approve_erasure; never about oneself, never of a request one opened);
-    the erasure runs after the grace period unless cancelled."""
+    """Staff approval (ERASURE_DECIDE: permission gdpr.approve_erasure and the rank rule; never about
+    oneself, never of a request one opened); the erasure runs after the grace period unless cancelled."""
+    _decider_check(data_request, actor)
     with transaction.atomic():
         locked = DataRequest.objects.select_for_update().select_related("user").get(pk=data_request.pk)
-        _decision_checks(locked, actor)
+        _pending_check(locked)
         now = timezone.now()
         scheduled = now + timedelta(days=settings.GDPR_ERASURE_GRACE_DAYS)
         transition(
@@ -157,9 +165,10 @@ def erasure_approve(*, data_request: DataRequest, actor: User) -> DataRequest:
 
 
 def erasure_reject(*, data_request: DataRequest, actor: User, reason: str) -> DataRequest:
+    _decider_check(data_request, actor)
     with transaction.atomic():
         locked = DataRequest.objects.select_for_update().get(pk=data_request.pk)
-        _decision_checks(locked, actor)
+        _pending_check(locked)
         transition(
             locked,
             RequestStatus.REJECTED,
@@ -179,11 +188,12 @@ def erasure_reject(*, data_request: DataRequest, actor: User, reason: str) -> Da
 
 
 def data_request_cancel(*, data_request: DataRequest, actor: User) -> DataRequest:
-    """The owner, or staff who may decide on erasures, cancel a request that has not started running."""
+    """The owner, or staff who may decide on erasures (ERASURE_DECIDE), cancel a request that has not
+    started running."""
+    if data_request.user_id != actor.pk:
+        account_services.staff_action_authorize(actor=actor, target=data_request.user, action=ERASURE_DECIDE)
     with transaction.atomic():
         locked = DataRequest.objects.select_for_update().get(pk=data_request.pk)
-        if locked.user_id != actor.pk and not _may_decide(actor):
-            raise errors.PermissionDenied("You may not cancel this request.")
         if locked.status not in CANCELLABLE:
             raise errors.RequestNotCancellable()
         transition(locked, RequestStatus.CANCELLED, actor=actor, completed_at=timezone.now())
@@ -269,3 +279,35 @@ def requests_requeue_stuck(*, dry_run: bool = False) -> list[str]:
 def erasures_enqueue_due(*, dry_run: bool = False) -> list[str]:
     """Queue the erasures whose grace period has ended."""
     return _requeue(_due_erasures(), dry_run=dry_run, action="gdpr.erasure_queued")
+
+
+def erasure_cancel_for_restored(*, user: User, actor: User) -> DataRequest | None:
+    """The restore hook (gdpr.handlers registers it with accounts): support is restoring the soft-deleted
+    `user`, inside accounts.user_restore's transaction. The open erasure request, if any, is cancelled
+    (audited as `gdpr.erasure_cancelled` with the reason `account_restored`); ErasureRunning refuses the
+    restore while an erasure job holds the request. The request row is locked first, as the erasure job
+    locks it before the user, so a job that claims it next finds it cancelled. Returns the cancelled
+    request."""
+    open_request = (
+        DataRequest.objects.select_for_update()
+        .filter(user_id=user.pk, type=RequestType.ERASURE, status__in=OPEN_STATUSES)
+        .first()
+    )
+    if open_request is None:
+        return None
+    if open_request.status == RequestStatus.RUNNING:
+        raise errors.ErasureRunning()
+    transition(
+        open_request,
+        RequestStatus.CANCELLED,
+        actor=actor,
+        note="account restored",
+        completed_at=timezone.now(),
+    )
+    audit.record(
+        "gdpr.erasure_cancelled",
+        actor=actor,
+        subject=user.pk,
+        details={"request_id": str(open_request.pk), "reason": "account_restored"},
+    )
+    return open_request

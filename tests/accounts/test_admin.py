@@ -298,7 +298,9 @@ def test_only_superusers_change_staff_access(api, make_user, user, login):
     from django.contrib.auth.models import Permission
 
     clerk = make_user(email="clerk@example.com", is_staff=True)
-    clerk.user_permissions.add(*Permission.objects.filter(codename__in=["view_user", "change_user"]))
+    clerk.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_user", "change_user", "deactivate_user"])
+    )
     client = Client()
     client.force_login(clerk)
     page = client.get(change_url(clerk))
@@ -310,7 +312,7 @@ def test_only_superusers_change_staff_access(api, make_user, user, login):
 
     assert response.status_code == 302
     clerk = User.objects.get(pk=clerk.pk)
-    assert not clerk.is_superuser and clerk.user_permissions.count() == 2
+    assert not clerk.is_superuser and clerk.user_permissions.count() == 3
     assert not AuditEvent.objects.filter(action="user.access_changed").exists()
     # Activation is theirs to change (through its service).
     token = login()["access"]
@@ -323,3 +325,29 @@ def test_only_superusers_change_staff_access(api, make_user, user, login):
     assert User.objects.get(pk=boss.pk).check_password(PASSWORD)
     assert client.post(password_url(user), SET).status_code == 302
     assert AuditEvent.objects.get(action="user.password_set").actor_id == clerk.pk
+
+
+def test_the_rank_rule_holds_in_the_admin(make_user, user):
+    from django.contrib.auth.models import Permission
+
+    clerk = make_user(email="clerk@example.com", is_staff=True)
+    clerk.user_permissions.add(*Permission.objects.filter(codename__in=["view_user", "change_user"]))
+    holder = make_user(email="holder@example.com")  # not staff, but holds a right the clerk lacks
+    holder.user_permissions.add(Permission.objects.get(codename="approve_erasure"))
+    client = Client()
+    client.force_login(clerk)
+
+    # An account holding a permission the clerk lacks is view-only, its password theirs to keep.
+    page = client.get(change_url(holder))
+    assert page.status_code == 200 and b'name="_save"' not in page.content
+    assert client.post(change_url(holder), change_form(holder, is_active=False)).status_code == 403
+    assert client.post(password_url(holder), SET).status_code == 403
+    holder = User.objects.get(pk=holder.pk)
+    assert holder.is_active and holder.check_password(PASSWORD)
+
+    # Without accounts.deactivate_user, activation is read-only even on a plain user's page.
+    page = client.get(change_url(user))
+    assert b'name="_save"' in page.content and b'name="is_active"' not in page.content
+    assert client.post(change_url(user), change_form(user, is_active=False)).status_code == 302
+    assert User.objects.get(pk=user.pk).is_active
+    assert not AuditEvent.objects.filter(action__in=["user.deactivated", "staff.action_refused"]).exists()

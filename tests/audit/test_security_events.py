@@ -56,9 +56,9 @@ USER_ORIGIN = {"REMOTE_ADDR": "198.51.100.5", "HTTP_USER_AGENT": "UserPhone/2.0"
 
 
 def _staff_forces_logout(user, make_user):
-    from tests.console.conftest import client_for
+    from tests.console.conftest import client_for, with_roles
 
-    staff = make_user(email="staff@example.com", is_staff=True)
+    staff = with_roles(make_user(email="staff@example.com", is_staff=True), "Support")
     response = client_for(staff, **STAFF_ORIGIN).post(f"/console/users/{user.pk}/logout-all/")
     assert response.status_code in (200, 302), response.status_code
     return staff

@@ -15,20 +15,40 @@ def htmx(target: str) -> dict[str, str]:
     return {"HX-Request": "true", "HX-Target": target}
 
 
+def permissions(labels: list[str]) -> list[Any]:
+    from django.contrib.auth.models import Permission
+
+    found = []
+    for label in labels:
+        app_label, codename = label.split(".")
+        found.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    return found
+
+
+def with_roles(user: User, *roles: str) -> User:
+    """The user in the console's default roles (console.roles), as `manage.py console_roles` makes them."""
+    from django.contrib.auth.models import Group
+
+    from console.roles import ROLES
+
+    for name in roles:
+        group, _ = Group.objects.get_or_create(name=name)
+        group.permissions.set(permissions(ROLES[name]))
+        user.groups.add(group)
+    return User.objects.get(pk=user.pk)  # no stale permission cache
+
+
 @pytest.fixture
 def staff(make_user: Callable[..., User]) -> User:
-    return make_user(email="staff@example.com", is_staff=True, first_name="Sam", last_name="Staff")
+    """A support team member (the Support role)."""
+    user = make_user(email="staff@example.com", is_staff=True, first_name="Sam", last_name="Staff")
+    return with_roles(user, "Support")
 
 
 @pytest.fixture
 def approver(make_user: Callable[..., User]) -> User:
-    from django.contrib.auth.models import Permission
-
-    user = make_user(email="approver@example.com", is_staff=True)
-    perm = Permission.objects.filter(content_type__app_label="gdpr", codename="approve_erasure").first()
-    if perm is not None:
-        user.user_permissions.add(perm)
-    return user
+    """A staff member in both roles, Support and Approver."""
+    return with_roles(make_user(email="approver@example.com", is_staff=True), "Support", "Approver")
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from django.test import Client
 from django.urls import get_resolver
 
 from accounts.models import Session
+from audit.models import AuditEvent
 from tests.console.conftest import client_for, htmx
 
 # (url name, method, partial targets to also crawl as htmx). New console URLs must be listed here.
@@ -27,6 +28,11 @@ ROUTES: dict[str, tuple[str, tuple[str, ...]]] = {
     "verification_resend": ("post", ("detail",)),
     "deactivate": ("post", ("detail",)),
     "reactivate": ("post", ("detail",)),
+    "password_reset_send": ("post", ("detail",)),
+    "lockout_clear": ("post", ("detail",)),
+    "restore": ("post", ("detail",)),
+    "social_unlink": ("post", ("detail",)),
+    "consent_history": ("post", ("consents",)),
     "webhooks": ("get", ()),
     "webhook": ("get", ("deliveries",)),
     "webhook_edit": ("post", ()),
@@ -87,6 +93,11 @@ def urls_for(user, session_id, request_id=None) -> list[tuple[str, str, str, dic
         "reactivate": [user.pk],
         "outbox_retry": [1],
         "api_key_revoke": [uuid.uuid4()],
+        "password_reset_send": [user.pk],
+        "lockout_clear": [user.pk],
+        "restore": [user.pk],
+        "social_unlink": [user.pk, 1],
+        "consent_history": [user.pk],
     }
     out = []
     for name, (method, partials) in ROUTES.items():
@@ -183,6 +194,10 @@ def test_staff_without_the_approver_permission_cannot_decide(staff, staff_client
             assert response.status_code == 403, url
             assert b"permission" in response.content
     assert _state(target) == before
+    refusals = AuditEvent.objects.filter(action="staff.action_refused")
+    assert {(e.actor_id, e.subject_id, e.details["action"], e.details["reason"]) for e in refusals} == {
+        (staff.pk, target.pk, "erasure.decide", "permission")
+    }
     # The queue itself is visible, without decision buttons.
     page = staff_client.get("/console/deletions/")
     assert page.status_code == 200 and target.email.encode() in page.content

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from accounts.models import User
 from audit import services as audit_services
 from audit.models import AuditEvent
 from tests.console.conftest import htmx
@@ -94,3 +95,76 @@ def test_pseudonymised_events_are_marked(staff_client, trail):
     body = staff_client.get("/console/audit/").content.decode()
     assert "pseudonymised" in body
     assert AuditEvent.objects.filter(subject_id=trail["user"].pk).count() == 0
+
+
+# --- people by e-mail address ---------------------------------------------------------------------------
+
+
+def people(response, column: str) -> list[str]:
+    """Each row's person in the actor or subject column: a linked e-mail address, "erased user", or ""."""
+    cells = re.findall(rf'<td class="{column}">(.*?)</td>', response.content.decode(), re.S)
+    return [(re.findall(r">([^<]+)</(?:a|em)>", c) or [""])[0] for c in cells]
+
+
+def test_staff_and_users_are_shown_by_e_mail(staff_client, trail):
+    response = staff_client.get("/console/audit/")
+    body = response.content.decode()
+    assert people(response, "actor") == ["", "staff@example.com", "staff@example.com", "ada@example.com"]
+    assert people(response, "subject") == [
+        "erased user",
+        "ada@example.com",
+        "ada@example.com",
+        "ada@example.com",
+    ]
+    assert f'<a href="/console/users/{trail["staff"].pk}/">staff@example.com</a>' in body
+    # No truncated ids anywhere.
+    assert str(trail["staff"].pk)[:8] + "…" not in body
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"actor": "STAFF@example.com"}, [1, 2]),
+        ({"subject": " ada@example.com "}, [0, 1, 2]),
+        ({"actor": "ada@example.com", "subject": "ada@example.com"}, [0]),
+    ],
+)
+def test_filter_by_e_mail(staff_client, trail, params, expected):
+    response = staff_client.get("/console/audit/", params, headers=htmx("results"))
+    assert response.status_code == 200
+    assert event_ids(response) == sorted((trail["events"][i].id for i in expected), reverse=True)
+
+
+def test_an_address_finds_the_live_and_the_deleted_accounts_that_had_it(staff_client, trail, make_user):
+    ada = trail["user"]
+    User.objects.filter(pk=ada.pk).update(deleted_at=timezone.now())
+    again = make_user(email="Ada@Example.com")
+    newer = audit_services.record("auth.login", actor=again, subject=again)
+    response = staff_client.get("/console/audit/", {"subject": "ada@example.com"}, headers=htmx("results"))
+    expected = [newer.id, *(trail["events"][i].id for i in (2, 1, 0))]
+    assert event_ids(response) == expected
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"actor": "nobody@example.com"}, "No account, live or deleted, has this e-mail address"),
+        ({"subject": "ada"}, "Enter an e-mail address or a user id."),
+    ],
+)
+def test_an_address_nobody_has_is_a_clear_400(staff_client, trail, params, message):
+    response = staff_client.get("/console/audit/", params, headers=htmx("results"))
+    assert response.status_code == 400 and message in response.content.decode()
+
+
+def test_the_trail_and_the_deciders_are_shown_by_e_mail(staff_client, make_user, user):
+    from gdpr import services as gdpr_services
+
+    boss = make_user(email="boss@example.com", is_staff=True, is_superuser=True)
+    request = gdpr_services.data_request_create(user=user, actor=user, type="erasure")
+    gdpr_services.erasure_reject(data_request=request, actor=boss, reason="legal hold")
+    body = staff_client.get(f"/console/users/{user.pk}/").content.decode()
+    decider = re.search(r'<td class="decider">(.*?)</td>', body, re.S)
+    assert decider and f'<a href="/console/users/{boss.pk}/">boss@example.com</a>' in decider.group(1)
+    actors = re.findall(r'<td class="actor">(.*?)</td>', body, re.S)
+    assert any("boss@example.com" in a for a in actors)  # gdpr.erasure_rejected by boss

@@ -13,6 +13,7 @@ import requests
 
 from accounts.models import User
 from tests.conftest import PASSWORD
+from tests.console.conftest import with_roles
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -96,7 +97,7 @@ def make(email: str, **extra: Any) -> User:
 
 def test_search_open_user_and_log_out_everywhere(live_server, browser):
     base = live_server.url
-    make("staff@example.com", is_staff=True)
+    with_roles(make("staff@example.com", is_staff=True), "Support")
     target = make("target.person@example.com", first_name="Tara", last_name="Get")
     for i in range(3):
         make(f"someone{i}@example.com")
@@ -147,15 +148,12 @@ def test_search_open_user_and_log_out_everywhere(live_server, browser):
 
 
 def test_second_staff_member_approves_and_is_refused_about_themselves(live_server, browser):
-    from django.contrib.auth.models import Permission
-
     from gdpr import services as gdpr_services
     from gdpr.models import DataRequest
 
     base = live_server.url
-    make("staff@example.com", is_staff=True)
-    approver = make("approver@example.com", is_staff=True)
-    approver.user_permissions.add(Permission.objects.get(codename="approve_erasure"))
+    with_roles(make("staff@example.com", is_staff=True), "Support")
+    approver = with_roles(make("approver@example.com", is_staff=True), "Approver")
     leaving = make("leaving@example.com")
     theirs = gdpr_services.data_request_create(user=leaving, actor=leaving, type="erasure")
     own = gdpr_services.data_request_create(user=approver, actor=approver, type="erasure")
@@ -186,3 +184,47 @@ def test_second_staff_member_approves_and_is_refused_about_themselves(live_serve
     assert DataRequest.objects.get(pk=own.pk).status == "awaiting_approval"
     # htmx reports the refusal (403) as a response error in the console; anything else is a problem.
     assert [p for p in problems if "403" not in p] == [], problems
+
+
+def test_support_clears_a_lock_and_sends_a_reset_link(live_server, browser, settings):
+    from django.core import mail
+
+    base = live_server.url
+    with_roles(make("staff@example.com", is_staff=True), "Support")
+    target = make("locked.person@example.com", first_name="Lou")
+    boss = make("boss@example.com", is_staff=True, is_superuser=True)
+    for _ in range(settings.LOGIN_LOCKOUT_FAILURES):
+        requests.post(
+            f"{base}/api/v1/auth/token", json={"login": target.email, "password": "wrong-one-1"}, timeout=10
+        )
+    locked = requests.post(
+        f"{base}/api/v1/auth/token", json={"login": target.email, "password": PASSWORD}, timeout=10
+    )
+    assert locked.status_code == 429
+
+    page, problems = new_page(browser)
+    staff_login(page, base, "staff@example.com")
+    page.goto(f"{base}/console/users/{target.pk}/")
+    expect(page.locator("#lockout")).to_contain_text("locked until")
+    page.screenshot(path=str(ARTIFACTS / "06-locked.png"), full_page=True, caret="initial")
+
+    page.evaluate("window.__sameDocument = true")
+    page.fill("#lockout-reason", "Called from a known number")
+    page.click("#lockout-clear button")
+    expect(page.locator("#detail .messages")).to_contain_text("The sign-in lock is cleared")
+    expect(page.locator("#lockout")).to_have_text("not locked")
+    assert page.evaluate("window.__sameDocument") is True
+    assert api_login(base, target.email)  # the right password works again
+
+    page.fill("#reset-reason", "Forgot the password")
+    page.click("#password-reset button")
+    expect(page.locator("#detail .messages")).to_contain_text("A password-reset link is on its way")
+    page.screenshot(path=str(ARTIFACTS / "07-reset-link-sent.png"), full_page=True, caret="initial")
+    assert any("support team sent you this link" in m.body for m in mail.outbox if m.to == [target.email])
+
+    # A superuser's page: the staff member sees it, without a single action.
+    page.goto(f"{base}/console/users/{boss.pk}/")
+    expect(page.locator("#outranked")).to_contain_text("holds permissions you do not have")
+    assert page.locator("#actions").count() == 0 and page.locator("#logout-all").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "08-outranked.png"), full_page=True, caret="initial")
+    assert problems == [], problems

@@ -14,6 +14,7 @@ from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import errors as account_errors
 from accounts.models import Profile, Session, User
 from audit.models import AuditEvent
 from audit.services import pseudonym
@@ -90,6 +91,8 @@ def test_full_erasure_after_delete_me(
     assert refused.value.status == 403 and refused.value.code == "self_approval"
     request.refresh_from_db()
     assert request.status == "awaiting_approval"
+    # (An approver who is no superuser may not erase a superuser's account: the rank rule.)
+    User.objects.filter(pk=ada.pk).update(is_staff=False, is_superuser=False)
 
     with django_capture_on_commit_callbacks(execute=True):
         services.erasure_approve(data_request=request, actor=approver)
@@ -194,11 +197,11 @@ def test_running_or_done_erasure_cannot_be_cancelled(ada, approver, superuser):
 def test_approval_needs_the_permission(ada, make_user):
     request = services.erasure_open_for_deleted(user=ada, actor=ada)
     plain_staff = make_user(email="staff@example.com", is_staff=True)
-    with pytest.raises(errors.PermissionDenied):
+    with pytest.raises(account_errors.StaffPermissionMissing):
         services.erasure_approve(data_request=request, actor=plain_staff)
-    with pytest.raises(errors.PermissionDenied):
+    with pytest.raises(account_errors.StaffPermissionMissing):
         services.erasure_reject(data_request=request, actor=plain_staff, reason="no")
-    with pytest.raises(errors.PermissionDenied):
+    with pytest.raises(account_errors.StaffPermissionMissing):
         services.data_request_cancel(data_request=request, actor=plain_staff)
     assert DataRequest.objects.get(pk=request.pk).status == "awaiting_approval"
 
@@ -212,7 +215,7 @@ def test_reject_records_reason_and_is_final(ada, approver, superuser):
     assert request.status == "rejected" and request.reason == "Legal hold on this account"
     assert request.decided_by == superuser
     with pytest.raises(errors.RequestNotPending):
-        services.erasure_approve(data_request=request, actor=approver)
+        services.erasure_approve(data_request=request, actor=superuser)
     assert actions(action="gdpr.erasure_rejected") == ["gdpr.erasure_rejected"]
     assert list(request.history.values_list("to_status", flat=True)) == ["awaiting_approval", "rejected"]
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 from django.core import mail
 
+from accounts import errors as account_errors
 from accounts.models import User
 from gdpr import errors, services
 from gdpr.models import DataRequest
@@ -33,10 +34,10 @@ def test_staff_start_an_export_for_a_user(
 def test_only_active_staff_and_only_for_live_users(make_user: Callable[..., User], approver: User) -> None:
     ada = make_user(email="ada@example.com")
     bob = make_user(email="bob@example.com")
-    with pytest.raises(errors.PermissionDenied):
+    with pytest.raises(account_errors.StaffOnly):
         services.export_request_for_user(user=ada, actor=bob, source="admin_api")
     approver.is_active = False
-    with pytest.raises(errors.PermissionDenied):
+    with pytest.raises(account_errors.StaffOnly):
         services.export_request_for_user(user=ada, actor=approver, source="admin_api")
     approver.is_active = True
     User.objects.filter(pk=ada.pk).update(deleted_at="2026-01-01T00:00:00Z")

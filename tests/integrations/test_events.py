@@ -17,6 +17,7 @@ from gdpr.models import DataRequest
 from integrations.models import WebhookDelivery, WebhookEvent
 from tests.accounts.support import last_mail, link_query
 from tests.conftest import PASSWORD
+from tests.console.conftest import with_roles
 from tests.integrations.conftest import add_endpoint, on_commit, verify
 
 pytestmark = pytest.mark.usefixtures("allow_private")
@@ -38,7 +39,7 @@ def _one(receiver, secret):
 
 def test_a_users_life_reaches_the_receiver_as_signed_events(api, receiver, make_user, time_machine):
     hook = add_endpoint(receiver.url, "*")
-    staff = make_user(email="staff@example.com", is_staff=True)
+    staff = with_roles(make_user(email="staff@example.com", is_staff=True), "Support")
     staff.user_permissions.add(Permission.objects.get(codename="approve_erasure"))
     console = Client()
     console.force_login(staff)

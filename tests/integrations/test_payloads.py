@@ -11,6 +11,7 @@ from django.utils import timezone
 from integrations import events, services, signing, tasks
 from integrations.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from tests.conftest import PASSWORD
+from tests.console.conftest import with_roles
 from tests.integrations.conftest import add_endpoint, on_commit, verify
 
 pytestmark = pytest.mark.usefixtures("allow_private")
@@ -36,7 +37,7 @@ def test_profile_changes_name_fields_not_values(api, user, login, receiver):
 
 def test_staff_deactivation_reason_is_not_sent(user, make_user, receiver):
     hook = add_endpoint(receiver.url, "user.deactivated", "user.reactivated")
-    staff = make_user(email="staff@example.com", is_staff=True)
+    staff = with_roles(make_user(email="staff@example.com", is_staff=True), "Support")
     console = Client()
     console.force_login(staff)
     on_commit(
@@ -61,7 +62,7 @@ def test_session_revocations(api, user, login, receiver, make_user, settings):
     settings.REFRESH_REUSE_GRACE_SECONDS = 0
     assert api.post_json("/auth/token/refresh", {"refresh": second["refresh"]}).status_code == 401
     # Nothing live is left: staff "log out everywhere" ends nothing and sends nothing.
-    staff = make_user(email="staff@example.com", is_staff=True)
+    staff = with_roles(make_user(email="staff@example.com", is_staff=True), "Support")
     console = Client()
     console.force_login(staff)
     assert on_commit(lambda: console.post(f"/console/users/{user.pk}/logout-all/")).status_code == 302
