@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import hmac
-import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -14,13 +13,14 @@ from typing import Any, cast
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connections, router
-from django.db.models import CharField, Func, Model, Q, QuerySet
+from django.db.models import Model, QuerySet
 from django.db.models.expressions import Col
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from accounts import errors, ratelimit, tokens
+from accounts import errors, ratelimit, search, tokens
 from accounts.models import Profile, Session, User
+from audit import selectors as audit_selectors
 
 
 def login_taken(
@@ -158,57 +158,8 @@ def media_url(*, name: str) -> str | None:
     return default_storage.url(name) if name else None
 
 
-# --- user search (the staff console and the admin API) ----------------------------------------------
-
-# pg_trgm indexes words (runs of letters and digits): a query without a word of 3+ characters ("ab",
-# "a%b", "x_y") has no selective trigram, so it is matched as a prefix of the e-mail or username (B-tree
-# text_pattern_ops indexes); any other query as a substring anywhere (trigram GIN index).
-_WORD = re.compile(r"[^\W_]{3}")
-
-
-class SearchText(Func):
-    """lower(email || ' ' || coalesce(username, '') || ' ' || first_name || ' ' || last_name): the exact
-    expression of the trigram index, so PostgreSQL can use it. `||` (not CONCAT(), which is not immutable)
-    also works on SQLite."""
-
-    template = "LOWER(%(email)s || ' ' || COALESCE(%(username)s, '') || ' ' || %(first_name)s || ' ' || %(last_name)s)"
-    output_field = CharField()
-
-    def __init__(self) -> None:
-        super().__init__("email", "username", "first_name", "last_name")
-
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:  # type: ignore[override]
-        parts = [compiler.compile(expr)[0] for expr in self.get_source_expressions()]
-        sql = self.template % dict(zip(("email", "username", "first_name", "last_name"), parts, strict=True))
-        return sql, []
-
-
-def user_search(*, query: str = "", status: str = "") -> QuerySet[User]:
-    """Users matching `query` (a user id; an e-mail, username or name fragment), newest first. Built to stay
-    fast on PostgreSQL with 10^6 users: the indexes it relies on are created by
-    console/migrations/0001_user_search_indexes.py and explained in docs/console.md."""
-    qs = User.objects.all()
-    if status == "live":
-        qs = qs.filter(deleted_at__isnull=True)
-    elif status == "deleted":
-        qs = qs.filter(deleted_at__isnull=False)
-    elif status == "unverified":
-        qs = qs.filter(deleted_at__isnull=True, email_verified_at__isnull=True)
-    elif status == "staff":
-        qs = qs.filter(is_staff=True)
-    text = query.strip().lower()
-    if text:
-        try:
-            return qs.filter(pk=uuid.UUID(text)).order_by("-date_joined", "id")
-        except ValueError:
-            pass
-        if not _WORD.search(text):
-            qs = qs.alias(email_lower=Lower("email"), username_lower=Lower("username")).filter(
-                Q(email_lower__startswith=text) | Q(username_lower__startswith=text)
-            )
-        else:
-            qs = qs.alias(search=SearchText()).filter(search__contains=text)
-    return qs.order_by("-date_joined", "id")
+# The user search of the staff console and the admin API is accounts.search.user_search.
+user_search = search.user_search
 
 
 @dataclass(frozen=True)
@@ -249,3 +200,38 @@ def user_ids_by_email(*, email: str) -> list[uuid.UUID]:
     return list(
         User.objects.alias(email_lower=Lower("email")).filter(email_lower=value).values_list("pk", flat=True)
     )
+
+
+@dataclass(frozen=True)
+class LockedAccount:
+    user: User
+    locked_until: datetime
+
+
+def users_locked(*, limit: int = 50) -> list[LockedAccount]:
+    """Accounts whose login is locked right now, the longest lock first. The locks live in the cache under a
+    digest of the account, which cannot be listed: the `auth.locked` audit events of the last lock period
+    name the candidates, and the cache says whether each lock still holds (a successful login or a password
+    reset lifts it early; a cache outage lifts them all). Locks of unknown logins name no user and are not
+    listed."""
+    now = timezone.now()
+    since = now - timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS)
+    candidates = (
+        audit_selectors.events_search(action="auth.locked", since=since)
+        .exclude(subject_id=None)
+        .values_list("subject_id", flat=True)
+    )
+    checked: set[uuid.UUID] = set()
+    until: dict[uuid.UUID, datetime] = {}
+    for subject_id in candidates[: limit * 4]:
+        if subject_id is None or subject_id in checked:
+            continue
+        checked.add(subject_id)
+        retry_after = ratelimit.lockout_retry_after(str(subject_id))
+        if retry_after is not None:
+            until[subject_id] = now + timedelta(seconds=retry_after)
+            if len(until) == limit:
+                break
+    users = User.objects.filter(pk__in=until).order_by()
+    found = [LockedAccount(user=user, locked_until=until[user.pk]) for user in users]
+    return sorted(found, key=lambda locked: (-locked.locked_until.timestamp(), locked.user.email))

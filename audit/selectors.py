@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
-from datetime import datetime
+from datetime import date, datetime
 
 from django.core.cache import cache
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
+from django.db.models.functions import TruncDate
 
 from audit.models import ActorType, AuditEvent
 
@@ -64,3 +65,16 @@ def event_actions() -> list[str]:
         actions = sorted(AuditEvent.objects.order_by().values_list("action", flat=True).distinct())
         cache.set("audit:actions", actions, 300)
     return actions
+
+
+def events_per_day(*, action: str, since: datetime) -> dict[date, int]:
+    """How many `action` events happened on each UTC day from `since` on, in one grouped query (days without
+    one are absent). Served by the (action, created_at) index, read without touching the table."""
+    rows = (
+        AuditEvent.objects.filter(action=action, created_at__gte=since)
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(count=Count("*"))
+        .order_by("day")
+    )
+    return {row["day"]: row["count"] for row in rows}

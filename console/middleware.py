@@ -1,11 +1,18 @@
-"""Security headers for every console response (pages, partials, login, 403s, CSRF failures)."""
+"""What every console response gets: security headers (pages, partials, login, 403s, 404s, CSRF failures), and
+the console's own 404 and 403 pages in place of Django's (which show a debug page with DEBUG, or the site-wide
+error pages, outside the console's layout)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import Resolver404, resolve
 from django.utils.cache import add_never_cache_headers
+
+PREFIX = "/console/"
 
 # No inline script or style anywhere in the console: htmx is a static file, its config is a <meta> tag and
 # its eval features are off, so 'self' is enough and injected markup cannot run.
@@ -24,21 +31,55 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+def not_found(request: HttpRequest) -> HttpResponse:
+    # An htmx request gets the message alone, for the element it aimed at; anything else the whole page.
+    template = "console/404.html#message" if getattr(request, "htmx", False) else "console/404.html"
+    return render(request, template, status=404)
+
+
+def forbidden(request: HttpRequest, message: str = "") -> HttpResponse:
+    return render(request, "console/403.html", {"message": message}, status=403)
+
+
+def _resolves(path: str) -> bool:
+    try:
+        resolve(path)
+    except Resolver404:
+        return False
+    return True
+
+
 class ConsoleSecurityHeadersMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if request.path.startswith("/console/"):
-            response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-            response["X-Frame-Options"] = "DENY"
-            response["Referrer-Policy"] = "same-origin"
-            response["X-Content-Type-Options"] = "nosniff"
-            response["Cross-Origin-Opener-Policy"] = "same-origin"
-            # Pages show personal data: never kept in a shared or back-button cache.
-            add_never_cache_headers(response)
-            response["Cache-Control"] += ", private"
-            # Partials and full pages share URLs; caches must tell them apart.
-            response["Vary"] = ", ".join(filter(None, [response.get("Vary", ""), "HX-Request"]))
+        if not request.path.startswith(PREFIX):
+            return response
+        # A console address that matches no URL. (A view's own 404 arrives through process_exception; a
+        # 404 a view rendered itself, such as an htmx partial with an error, is left as it is.)
+        if response.status_code == 404 and not _resolves(request.path_info):
+            response = not_found(request)
+        response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        response["X-Frame-Options"] = "DENY"
+        response["Referrer-Policy"] = "same-origin"
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Cross-Origin-Opener-Policy"] = "same-origin"
+        # Pages show personal data: never kept in a shared or back-button cache.
+        add_never_cache_headers(response)
+        response["Cache-Control"] += ", private"
+        # Partials and full pages share URLs; caches must tell them apart.
+        response["Vary"] = ", ".join(filter(None, [response.get("Vary", ""), "HX-Request"]))
         return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        """Http404 (get_object_or_404) and PermissionDenied raised by a console view: the console's pages,
+        with or without DEBUG."""
+        if not request.path.startswith(PREFIX):
+            return None
+        if isinstance(exception, Http404):
+            return not_found(request)
+        if isinstance(exception, PermissionDenied):
+            return forbidden(request, str(exception))
+        return None

@@ -1,10 +1,10 @@
 from django.urls import path
 
-from console.views import apikeys, audit, auth, gdpr, outbox, users, webhooks
+from console.views import apikeys, audit, auth, gdpr, home, outbox, users, webhooks
 
 app_name = "console"
 urlpatterns = [
-    path("", auth.home, name="home"),
+    path("", home.home, name="home"),
     path("login/", auth.login, name="login"),
     path("logout/", auth.logout, name="logout"),
     path("users/", users.users, name="users"),
@@ -31,6 +31,7 @@ urlpatterns = [
     path("deletions/", gdpr.deletions, name="deletions"),
     path("deletions/<uuid:request_id>/approve/", gdpr.deletion_approve, name="deletion_approve"),
     path("deletions/<uuid:request_id>/reject/", gdpr.deletion_reject, name="deletion_reject"),
+    path("deletions/<uuid:request_id>/cancel/", gdpr.erasure_cancel, name="erasure_cancel"),
     path("exports/", gdpr.exports, name="exports"),
     path("webhooks/", webhooks.webhooks, name="webhooks"),
     path("webhooks/<uuid:endpoint_id>/", webhooks.webhook_detail, name="webhook"),

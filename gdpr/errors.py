@@ -31,6 +31,15 @@ class RequestNotPending(GdprError):
     message = "This request is not waiting for a decision."
 
 
+class ReasonRequired(GdprError):
+    status = 422
+    code = "validation_error"
+    message = "Give a reason for cancelling someone else's request."
+
+    def __init__(self) -> None:
+        super().__init__(details={"fields": {"reason": [self.message]}})
+
+
 class SelfApproval(GdprError):
     status = 403
     code = "self_approval"

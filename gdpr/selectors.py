@@ -47,6 +47,24 @@ def erasure_request(*, data_request_id: uuid.UUID) -> DataRequest:
     return found
 
 
+def erasures_scheduled() -> QuerySet[DataRequest]:
+    """Approved erasures waiting out their grace period (cancellable until they run), soonest first."""
+    return (
+        DataRequest.objects.filter(type=RequestType.ERASURE, status=RequestStatus.APPROVED)
+        .select_related("user", "decided_by")
+        .order_by("scheduled_for", "id")
+    )
+
+
+def exports_failed() -> QuerySet[DataRequest]:
+    """Export requests whose job gave up, newest first."""
+    return (
+        DataRequest.objects.filter(type=RequestType.EXPORT, status=RequestStatus.FAILED)
+        .select_related("user")
+        .order_by("-updated_at", "id")
+    )
+
+
 def export_requests() -> QuerySet[DataRequest]:
     """Export requests, newest first, with their file (if built)."""
     return (

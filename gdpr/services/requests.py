@@ -187,22 +187,28 @@ def erasure_reject(*, data_request: DataRequest, actor: User, reason: str) -> Da
     return locked
 
 
-def data_request_cancel(*, data_request: DataRequest, actor: User) -> DataRequest:
+def data_request_cancel(*, data_request: DataRequest, actor: User, reason: str = "") -> DataRequest:
     """The owner, or staff who may decide on erasures (ERASURE_DECIDE), cancel a request that has not
-    started running."""
-    if data_request.user_id != actor.pk:
+    started running (an approved erasure until it runs). Staff cancelling someone else's request give a
+    reason: it is kept on the request and its history and audited with the cancellation."""
+    reason = reason.strip()[:500]
+    on_behalf = data_request.user_id != actor.pk
+    if on_behalf:
         account_services.staff_action_authorize(actor=actor, target=data_request.user, action=ERASURE_DECIDE)
     with transaction.atomic():
         locked = DataRequest.objects.select_for_update().get(pk=data_request.pk)
         if locked.status not in CANCELLABLE:
             raise errors.RequestNotCancellable()
-        transition(locked, RequestStatus.CANCELLED, actor=actor, completed_at=timezone.now())
-        audit.record(
-            f"gdpr.{locked.type}_cancelled",
-            actor=actor,
-            subject=locked.user_id,
-            details={"request_id": str(locked.pk)},
-        )
+        if on_behalf and not reason:
+            raise errors.ReasonRequired()
+        fields: dict[str, Any] = {"completed_at": timezone.now()}
+        if reason:
+            fields["reason"] = reason
+        transition(locked, RequestStatus.CANCELLED, actor=actor, note=reason, **fields)
+        details = {"request_id": str(locked.pk)}
+        if reason:
+            details["reason"] = reason
+        audit.record(f"gdpr.{locked.type}_cancelled", actor=actor, subject=locked.user_id, details=details)
     return locked
 
 

@@ -17,7 +17,7 @@ from tests.conftest import PASSWORD, actions, assert_error
 WRONG = "not-the-password-0"
 LOGIN_PAGES = {"console": "/console/login/", "admin": "/admin/login/"}
 # Where each door sends a signed-in staff member, and where it sends everyone else.
-HOME = {"console": "/console/users/", "admin": "/admin/"}
+HOME = {"console": "/console/", "admin": "/admin/"}
 
 social_apps, rsps = fake.social_apps, fake.rsps
 

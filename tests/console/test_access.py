@@ -15,14 +15,15 @@ from tests.console.conftest import client_for, htmx
 
 # (url name, method, partial targets to also crawl as htmx). New console URLs must be listed here.
 ROUTES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "home": ("get", ()),
+    "home": ("get", ("attention", "charts")),
     "users": ("get", ("results",)),
     "user": ("get", ("detail", "trail")),
     "audit": ("get", ("results",)),
-    "deletions": ("get", ("queue",)),
+    "deletions": ("get", ("queue", "scheduled")),
     "exports": ("get", ("results",)),
     "deletion_approve": ("post", ("queue",)),
     "deletion_reject": ("post", ("queue",)),
+    "erasure_cancel": ("post", ("scheduled", "attention")),
     "session_revoke": ("post", ("detail",)),
     "logout_all": ("post", ("detail",)),
     "verification_resend": ("post", ("detail",)),
@@ -47,7 +48,7 @@ ROUTES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 # Open to anyone: the login page, and logging out (ends only the caller's own console session).
 PUBLIC = {"login", "logout"}
-APPROVER_ONLY = {"deletion_approve", "deletion_reject"}
+APPROVER_ONLY = {"deletion_approve", "deletion_reject", "erasure_cancel"}
 # Need integrations.manage_webhooks (tests/integrations/test_console.py covers them with and without it).
 WEBHOOK_MANAGER_ONLY = {name for name in ROUTES if name.startswith("webhook")}
 SUPERUSER_ONLY = {"api_keys", "api_key_revoke"}
@@ -85,6 +86,7 @@ def urls_for(user, session_id, request_id=None) -> list[tuple[str, str, str, dic
         "webhook_replay": [endpoint_id, 1],
         "deletion_approve": [request_id],
         "deletion_reject": [request_id],
+        "erasure_cancel": [request_id],
         "user": [user.pk],
         "session_revoke": [user.pk, session_id],
         "logout_all": [user.pk],

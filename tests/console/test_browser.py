@@ -72,7 +72,7 @@ def staff_login(page: Any, base: str, email: str) -> None:
     page.fill("#id_username", email)
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/console/users/")
+    page.wait_for_url(f"{base}/console/")
 
 
 def api_login(base: str, email: str) -> str:
@@ -106,6 +106,7 @@ def test_search_open_user_and_log_out_everywhere(live_server, browser):
 
     page, problems = new_page(browser)
     staff_login(page, base, "staff@example.com")
+    page.goto(f"{base}/console/users/")
     page.evaluate("window.__sameDocument = true")
     page.click("#q")
     page.keyboard.type("target.per", delay=40)

@@ -178,12 +178,24 @@ def test_erasure_via_api_cancelled_in_grace_period(
     assert "gdpr.erasure_completed" not in actions()
 
 
-def test_staff_cancel_in_grace_period(ada, approver, superuser):
+def test_staff_cancel_in_grace_period_with_a_reason(ada, approver, superuser):
     request = services.erasure_open_for_deleted(user=ada, actor=ada)
     services.erasure_approve(data_request=request, actor=approver)
-    services.data_request_cancel(data_request=request, actor=superuser)
-    assert DataRequest.objects.get(pk=request.pk).status == "cancelled"
-    assert actions(action="gdpr.erasure_cancelled") == ["gdpr.erasure_cancelled"]
+    # Cancelling someone else's request takes a reason; without one nothing changes.
+    for blank in ("", "   "):
+        with pytest.raises(errors.ReasonRequired) as refused:
+            services.data_request_cancel(data_request=request, actor=superuser, reason=blank)
+        assert refused.value.status == 422 and "reason" in refused.value.details["fields"]
+    assert DataRequest.objects.get(pk=request.pk).status == "approved"
+    assert actions(action="gdpr.erasure_cancelled") == []
+
+    services.data_request_cancel(data_request=request, actor=superuser, reason=" The user wrote to support ")
+    cancelled = DataRequest.objects.get(pk=request.pk)
+    assert cancelled.status == "cancelled" and cancelled.reason == "The user wrote to support"
+    assert cancelled.history.last().note == "The user wrote to support"
+    event = AuditEvent.objects.get(action="gdpr.erasure_cancelled")
+    assert event.actor_id == superuser.pk and event.subject_id == ada.pk
+    assert event.details == {"request_id": str(request.pk), "reason": "The user wrote to support"}
 
 
 def test_running_or_done_erasure_cannot_be_cancelled(ada, approver, superuser):

@@ -1,0 +1,40 @@
+"""Words for the stored codes the console shows: "awaiting approval", not awaiting_approval."""
+
+from __future__ import annotations
+
+from django import template
+
+register = template.Library()
+
+# Data request statuses whose code does not read well as words.
+_STATUS_WORDS = {
+    "pending": "queued",
+    "awaiting_approval": "awaiting approval",
+    "approved": "scheduled",
+}
+# The badge colour of a status: ok (done), warn (under way or waiting for someone), bad (gave up).
+_STATUS_TONE = {
+    "ready": "ok",
+    "completed": "ok",
+    "pending": "warn",
+    "awaiting_approval": "warn",
+    "approved": "warn",
+    "running": "warn",
+    "failed": "bad",
+}
+
+
+@register.filter
+def words(code: str | None) -> str:
+    """A stored code in words: force_logout → force logout."""
+    return (code or "").replace("_", " ")
+
+
+@register.filter
+def status_label(status: str | None) -> str:
+    return _STATUS_WORDS.get(status or "", words(status))
+
+
+@register.filter
+def status_tone(status: str | None) -> str:
+    return _STATUS_TONE.get(status or "", "")
