@@ -3,8 +3,12 @@ with the current key of accounts.jwks (its `kid` in the header) and verified wit
 
 from __future__ import annotations
 
+import binascii
 import functools
 import hashlib
+import hmac
+import json
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,7 +20,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from ninja_jwt import settings as ninja_jwt_settings
 from ninja_jwt.backends import TokenBackend
-from ninja_jwt.exceptions import TokenBackendError, TokenError
+from ninja_jwt.exceptions import TokenBackendError
 from ninja_jwt.tokens import AccessToken, RefreshToken, Token
 
 from accounts import errors, jwks
@@ -46,6 +50,13 @@ class KeyRingBackend(TokenBackend):
         if self.issuer is not None:
             claims["iss"] = self.issuer
         key = self.keys.current
+        if key.algorithm == jwks.HS256:
+            # What jwt.encode produces for this key (compact JSON, the header segment the key ring made the
+            # same way), without its per-call key checks: one HMAC. Equality with PyJWT is tested.
+            body = _b64encode(json.dumps(claims, separators=(",", ":")).encode())
+            signing_input = f"{key.header_segment}.{body}"
+            signature = hmac.new(key.signing_key, signing_input.encode(), hashlib.sha256).digest()
+            return f"{signing_input}.{_b64encode(signature)}"
         return jwt.encode(claims, key.signing_key, algorithm=key.algorithm, headers={"kid": key.kid})
 
     def _candidates(self, token: str) -> tuple[jwks.Key, ...]:
@@ -62,6 +73,10 @@ class KeyRingBackend(TokenBackend):
     def decode(self, token: Any, verify: bool = True) -> dict[str, Any]:
         if not isinstance(token, str):
             raise TokenBackendError("Token is invalid or expired")
+        if verify:
+            key = self.keys.by_header.get(token.partition(".")[0])
+            if key is not None and key.algorithm == jwks.HS256:
+                return self._hs256_decode(token, key)
         for key in self._candidates(token):
             try:
                 return jwt.decode(
@@ -78,6 +93,69 @@ class KeyRingBackend(TokenBackend):
             except jwt.InvalidTokenError as exc:
                 raise TokenBackendError("Token is invalid or expired") from exc
         raise TokenBackendError("Token is invalid or expired")
+
+    def _hs256_decode(self, token: str, key: jwks.Key) -> dict[str, Any]:
+        """jwt.decode for our own HS256 tokens (the header segment is the key's, so the algorithm is
+        pinned): the signature by one HMAC, then the claims as PyJWT checks them (exp, iat, nbf, aud,
+        iss). PyJWT spends most of a decode on preparing the key and checking base64 in Python."""
+        signing_input, _, signature = token.rpartition(".")
+        payload_segment = signing_input.partition(".")[2]
+        if "." in payload_segment:
+            raise TokenBackendError("Token is invalid or expired")
+        expected = hmac.new(key.verifying_key, signing_input.encode(), hashlib.sha256).digest()
+        if not hmac.compare_digest(expected, _b64decode(signature)):
+            raise TokenBackendError("Token is invalid or expired")
+        try:
+            payload = json.loads(_b64decode(payload_segment))
+        except ValueError as exc:
+            raise TokenBackendError("Token is invalid or expired") from exc
+        if not isinstance(payload, dict):
+            raise TokenBackendError("Token is invalid or expired")
+        now = time.time()
+        leeway = self.get_leeway().total_seconds()
+        try:
+            if "iat" in payload and int(payload["iat"]) > now + leeway:
+                raise TokenBackendError("Token is invalid or expired")
+            if "nbf" in payload and int(payload["nbf"]) > now + leeway:
+                raise TokenBackendError("Token is invalid or expired")
+            if "exp" in payload and int(payload["exp"]) <= now - leeway:
+                raise TokenBackendError("Token is invalid or expired")
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise TokenBackendError("Token is invalid or expired") from exc
+        if self.audience is not None:
+            aud = payload.get("aud")
+            if isinstance(aud, str):
+                aud = [aud]
+            audiences = [self.audience] if isinstance(self.audience, str) else list(self.audience)
+            if not isinstance(aud, list) or not any(a in aud for a in audiences):
+                raise TokenBackendError("Token is invalid or expired")
+        if self.issuer is not None and payload.get("iss") != self.issuer:
+            raise TokenBackendError("Token is invalid or expired")
+        return payload
+
+
+_B64_STANDARD = bytes.maketrans(b"-_", b"+/")
+_B64URL_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def _b64encode(raw: bytes) -> str:
+    return (
+        binascii.b2a_base64(raw, newline=False).translate(bytes.maketrans(b"+/", b"-_")).rstrip(b"=").decode()
+    )
+
+
+def _b64decode(segment: str) -> bytes:
+    """Unpadded base64url (RFC 7515), strictly: any other character fails the token."""
+    try:
+        raw = segment.encode("ascii")
+    except UnicodeEncodeError as exc:
+        raise TokenBackendError("Token is invalid or expired") from exc
+    if not _B64URL_ALPHABET.issuperset(raw):
+        raise TokenBackendError("Token is invalid or expired")
+    try:
+        return binascii.a2b_base64(raw.translate(_B64_STANDARD) + b"=" * (-len(raw) % 4), strict_mode=True)
+    except binascii.Error as exc:
+        raise TokenBackendError("Token is invalid or expired") from exc
 
 
 @functools.cache
@@ -120,18 +198,23 @@ def token_hash(raw: str) -> str:
 
 
 def pair_issue(session: Session) -> TokenPair:
-    refresh = SessionRefreshToken()
-    refresh["sub"] = str(session.user_id)
-    refresh["sid"] = str(session.id)
-    # How the session's login was authenticated (RFC 8176 values); copied into every access token.
-    refresh["amr"] = list(session.amr)
+    """The claims ninja-jwt's RefreshToken() and its .access_token would carry (token_type, exp, iat, jti;
+    the access token copies the rest), built as plain dicts: one signature each, nothing else."""
+    api_settings = ninja_jwt_settings.api_settings
+    type_claim, jti_claim = api_settings.TOKEN_TYPE_CLAIM, api_settings.JTI_CLAIM
+    now = datetime.now(tz=UTC)
+    iat = int(now.timestamp())
     # A refresh token never outlives its session's absolute expiry.
-    refresh_exp = min(refresh.current_time + SessionRefreshToken.lifetime, session.expires_at)
-    refresh.set_exp(from_time=refresh.current_time, lifetime=refresh_exp - refresh.current_time)
-    access = refresh.access_token
-    raw_refresh = str(refresh)
+    refresh_exp = min(now + SessionRefreshToken.lifetime, session.expires_at)
+    # How the session's login was authenticated (RFC 8176 values); copied into every access token.
+    common = {"iat": iat, "sub": str(session.user_id), "sid": str(session.id), "amr": list(session.amr)}
+    refresh_claims = {type_claim: "refresh", "exp": int(refresh_exp.timestamp()), jti_claim: uuid.uuid4().hex}
+    access_claims = {type_claim: "access", "exp": int((now + SessionAccessToken.lifetime).timestamp())}
+    access_claims[jti_claim] = uuid.uuid4().hex
+    backend = token_backend()
+    raw_refresh = backend.encode({**refresh_claims, **common})
     return TokenPair(
-        access=str(access),
+        access=backend.encode({**access_claims, **common}),
         refresh=raw_refresh,
         refresh_hash=token_hash(raw_refresh),
         access_expires_in=int(SessionAccessToken.lifetime.total_seconds()),
@@ -147,22 +230,29 @@ class Claims:
     expires_at: datetime
 
 
-def _claims(token: Token) -> Claims:
-    try:
-        return Claims(
-            token_type=str(token["token_type"]),
-            user_id=uuid.UUID(str(token["sub"])),
-            session_id=uuid.UUID(str(token["sid"])),
-            expires_at=datetime.fromtimestamp(int(token["exp"]), tz=UTC),
-        )
-    except (KeyError, ValueError, TypeError):
-        raise errors.TokenInvalid()
-
-
 def _decode(token_class: type[Token], raw: str) -> Claims:
+    """What `token_class(raw)` checks (signature and claims through the backend; an `exp`, a `jti`, the
+    token type), without building the Token object."""
+    api_settings = ninja_jwt_settings.api_settings
     try:
-        return _claims(token_class(raw))
-    except TokenError:
+        payload = token_backend().decode(raw)
+    except TokenBackendError:
+        raise errors.TokenInvalid()
+    try:
+        expires_at = datetime.fromtimestamp(int(payload["exp"]), tz=UTC)
+        if (
+            expires_at <= datetime.now(tz=UTC) - token_backend().get_leeway()
+            or api_settings.JTI_CLAIM not in payload
+            or payload[api_settings.TOKEN_TYPE_CLAIM] != token_class.token_type
+        ):
+            raise errors.TokenInvalid()
+        return Claims(
+            token_type=str(payload[api_settings.TOKEN_TYPE_CLAIM]),
+            user_id=uuid.UUID(str(payload["sub"])),
+            session_id=uuid.UUID(str(payload["sid"])),
+            expires_at=expires_at,
+        )
+    except (KeyError, ValueError, TypeError, OverflowError, OSError):
         raise errors.TokenInvalid()
 
 

@@ -48,7 +48,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="custodian-profile-"))
     env = django_env(tmp)
     run([PY, "manage.py", "migrate", "--noinput", "-v0"], env)
-    run([PY, "bench/tool.py", "seed", str(tmp), secrets.token_hex(4), "200", "64", PASSWORD], env)
+    run([PY, "bench/tool.py", "seed", str(tmp), secrets.token_hex(4), "200", "128", PASSWORD], env)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp / "gunicorn.log"
@@ -67,7 +67,8 @@ def main() -> int:
                "-d", str(seconds), "-f", "raw", "-o", str(raw), "-p", str(server.pid)]  # fmt: skip
         profiler = threading.Thread(target=subprocess.run, args=(spy,), kwargs={"capture_output": True})
         profiler.start()
-        result = wrk(base, mode, seconds, str(tmp / data) if data else "-")
+        conns = int(os.environ.get("BENCH_CONNECTIONS") or 16)
+        result = wrk(base, mode, seconds, str(tmp / data) if data else "-", connections=conns, threads=2)
         profiler.join()
     finally:
         server.terminate()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 import uuid
@@ -11,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -166,9 +167,10 @@ def token_refresh(*, refresh: str) -> tuple[Session, tokens.TokenPair]:
     claims = tokens.refresh_decode(refresh)
     presented = tokens.token_hash(refresh)
     now = timezone.now()
-    # Fast path, the common case: read without a lock, sign the new pair outside any transaction, then swap.
-    # The transaction (and on SQLite the database-wide write lock) then covers only the UPDATE and the audit
-    # insert; signing inside it made every other worker's write wait (docs/deployment.md, "Performance").
+    # Fast path, the common case: read without a lock, sign the new pair outside any transaction, then swap
+    # and write the audit event in one batch (audit.record_guarded): on PostgreSQL one statement, on SQLite
+    # a transaction whose write lock covers only the UPDATE and the INSERT, both prepared before it. Signing
+    # inside it made every other worker's write wait (docs/deployment.md, "Performance").
     session = selectors.session_with_user(session_id=claims.session_id)
     if (
         session is not None
@@ -177,28 +179,46 @@ def token_refresh(*, refresh: str) -> tuple[Session, tokens.TokenPair]:
         and hmac.compare_digest(session.refresh_hash, presented)
     ):
         pair = tokens.pair_issue(session)
-        with transaction.atomic():
-            swapped = Session.objects.filter(
-                pk=session.pk, refresh_hash=presented, revoked_at__isnull=True
-            ).update(
-                previous_refresh_hash=presented,
-                refresh_hash=pair.refresh_hash,
-                rotated_at=now,
-                last_seen_at=now,
-            )
-            if swapped:
-                audit.record(
-                    "session.refreshed",
-                    actor=session.user,
-                    subject=session.user,
-                    details={"session_id": str(session.id)},
-                )
-        if swapped:
+        alias = router.db_for_write(Session)
+        connection = connections[alias]
+        field = Session._meta.get_field
+        swapped = audit.record_guarded(
+            _rotate_sql(alias),
+            [
+                presented,
+                pair.refresh_hash,
+                field("rotated_at").get_db_prep_save(now, connection),
+                field("last_seen_at").get_db_prep_save(now, connection),
+                field("id").get_db_prep_save(session.pk, connection),
+                presented,
+            ],
+            "session.refreshed",
+            actor=session.user,
+            subject=session.user,
+            details={"session_id": str(session.id)},
+            using=alias,
+        )
+        if swapped is not None:
             session.previous_refresh_hash, session.refresh_hash = presented, pair.refresh_hash
             session.rotated_at = session.last_seen_at = now
             return session, pair
     # Everything else (unknown or ended session, a spent token, a lost race) is decided under the row lock.
     return _token_refresh_locked(claims=claims, presented=presented, now=now)
+
+
+@functools.cache
+def _rotate_sql(alias: str) -> str:
+    """The compare-and-swap of a refresh: what `Session.objects.filter(pk=…, refresh_hash=presented,
+    revoked_at__isnull=True).update(previous_refresh_hash=presented, refresh_hash=…, rotated_at=now,
+    last_seen_at=now)` sends, built once; RETURNING the id when it swapped."""
+    qn = connections[alias].ops.quote_name
+    column = {f.name: qn(f.column) for f in Session._meta.concrete_fields}
+    return (
+        f"UPDATE {qn(Session._meta.db_table)} SET {column['previous_refresh_hash']} = %s, "  # noqa: S608
+        f"{column['refresh_hash']} = %s, {column['rotated_at']} = %s, {column['last_seen_at']} = %s "
+        f"WHERE {column['id']} = %s AND {column['refresh_hash']} = %s AND {column['revoked_at']} IS NULL "
+        f"RETURNING {column['id']}"
+    )
 
 
 def _token_refresh_locked(

@@ -2,7 +2,14 @@
 (seal, verify, retention)."""
 
 from audit.services.chain import chain_link, chain_verify, events_retention, events_seal
-from audit.services.events import events_pseudonymise, pseudonym, record, row_hash, subscribe
+from audit.services.events import (
+    events_pseudonymise,
+    pseudonym,
+    record,
+    record_guarded,
+    row_hash,
+    subscribe,
+)
 
 __all__ = [
     "chain_link",
@@ -12,6 +19,7 @@ __all__ = [
     "events_seal",
     "pseudonym",
     "record",
+    "record_guarded",
     "row_hash",
     "subscribe",
 ]

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from django.conf import settings
-from django.db import models
+from django.db import connections, models, router, transaction
+from django.db.models.base import ModelState
 from django.utils import timezone
 
 from audit.models import ActorType, AuditEvent
@@ -76,19 +78,15 @@ def subscribe(actions: Iterable[str], subscriber: Subscriber) -> None:
             listeners.append(subscriber)
 
 
-def record(
+def _event(
     action: str,
     *,
-    actor: _Actor | None = None,
-    subject: _Actor | uuid.UUID | None = None,
-    details: dict[str, Any] | None = None,
-    actor_type: str | None = None,
+    actor: _Actor | None,
+    subject: _Actor | uuid.UUID | None,
+    details: dict[str, Any] | None,
+    actor_type: str | None,
 ) -> AuditEvent:
-    """Write one event. Call inside the transaction of the change it describes.
-
-    In a request authenticated with an admin API key (context.ActingKey), an event whose actor is the key's
-    owner is the key's: actor_type api_key, actor_id the key's id, and the key's public prefix in
-    details["api_key_prefix"] (never the key itself)."""
+    """The event `record` writes, not yet saved, its row_hash set."""
     ctx = context.current()
     subject_id = subject if isinstance(subject, uuid.UUID) or subject is None else subject.pk
     actor_id = actor.pk if actor is not None else None
@@ -116,10 +114,100 @@ def record(
         details=details,
     )
     event.row_hash = row_hash(event)
-    event.save(force_insert=True)
-    for subscriber in _subscribers.get(action, ()):
+    return event
+
+
+@functools.cache
+def _insert_sql(alias: str) -> tuple[str, str, tuple[models.Field[Any, Any], ...]]:
+    """INSERT of one event, built once per process and database from the model's metadata: the statement
+    (RETURNING the id), the column list with its placeholders for an INSERT … SELECT, and the fields."""
+    connection = connections[alias]
+    qn = connection.ops.quote_name
+    fields = tuple(f for f in AuditEvent._meta.concrete_fields if not f.primary_key)
+    columns = ", ".join(qn(f.column) for f in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    table = qn(AuditEvent._meta.db_table)
+    pk = qn(AuditEvent._meta.pk.column)  # type: ignore[union-attr]
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) RETURNING {pk}"  # noqa: S608
+    select = f"INSERT INTO {table} ({columns}) SELECT {placeholders}"
+    return sql, select, fields
+
+
+def _params(event: AuditEvent, alias: str) -> list[Any]:
+    connection = connections[alias]
+    return [f.get_db_prep_save(getattr(event, f.attname), connection) for f in _insert_sql(alias)[2]]
+
+
+def _saved(event: AuditEvent, pk: int, alias: str) -> AuditEvent:
+    event.pk = pk
+    event._state = ModelState()
+    event._state.adding, event._state.db = False, alias
+    for subscriber in _subscribers.get(event.action, ()):
         subscriber(event)
     return event
+
+
+def record(
+    action: str,
+    *,
+    actor: _Actor | None = None,
+    subject: _Actor | uuid.UUID | None = None,
+    details: dict[str, Any] | None = None,
+    actor_type: str | None = None,
+) -> AuditEvent:
+    """Write one event. Call inside the transaction of the change it describes.
+
+    In a request authenticated with an admin API key (context.ActingKey), an event whose actor is the key's
+    owner is the key's: actor_type api_key, actor_id the key's id, and the key's public prefix in
+    details["api_key_prefix"] (never the key itself).
+
+    The INSERT is built once per process (what `event.save(force_insert=True)` sends, without the ORM's
+    per-call statement building; AuditEvent has no save signals' receivers)."""
+    event = _event(action, actor=actor, subject=subject, details=details, actor_type=actor_type)
+    alias = router.db_for_write(AuditEvent)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(_insert_sql(alias)[0], _params(event, alias))
+        pk = cursor.fetchone()[0]
+    return _saved(event, pk, alias)
+
+
+def record_guarded(
+    change_sql: str,
+    change_params: Sequence[Any],
+    action: str,
+    *,
+    actor: _Actor | None = None,
+    subject: _Actor | uuid.UUID | None = None,
+    details: dict[str, Any] | None = None,
+    using: str = "default",
+) -> AuditEvent | None:
+    """A guarded change of the caller's own table and its event, atomically and in as few round trips as
+    the database allows: `change_sql` is one UPDATE/INSERT/DELETE … RETURNING that returns a row when it
+    changed something; the event is written only then. Returns the event, or None when nothing changed.
+
+    PostgreSQL: one statement, the change as a data-modifying CTE that the event's INSERT … SELECT reads
+    (one round trip, no BEGIN/COMMIT). Elsewhere, or when a subscriber must run in the change's
+    transaction: the change and the insert in one short transaction (on SQLite the write lock is taken at
+    its BEGIN, after everything that does not write was done)."""
+    event = _event(action, actor=actor, subject=subject, details=details, actor_type=None)
+    connection = connections[using]
+    in_one_statement = (
+        connection.vendor == "postgresql" and connection.get_autocommit() and not _subscribers.get(action)
+    )
+    if in_one_statement:
+        pk = connection.ops.quote_name(AuditEvent._meta.pk.column)  # type: ignore[union-attr]
+        sql = f"WITH changed AS ({change_sql}) {_insert_sql(using)[1]} FROM changed RETURNING {pk}"
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*change_params, *_params(event, using)])
+            row = cursor.fetchone()
+        return None if row is None else _saved(event, row[0], using)
+    with transaction.atomic(using=using), connection.cursor() as cursor:
+        cursor.execute(change_sql, list(change_params))
+        if cursor.fetchone() is None:
+            return None
+        cursor.execute(_insert_sql(using)[0], _params(event, using))
+        pk = cursor.fetchone()[0]
+        return _saved(event, pk, using)
 
 
 # Keys in event details that may hold personal data; erasure blanks them.
