@@ -145,9 +145,9 @@ def _b64encode(raw: bytes) -> str:
 
 
 def _b64decode(segment: str) -> bytes:
-    """Unpadded base64url (RFC 7515), strictly: any other character fails the token."""
+    """base64url (RFC 7515; padding tolerated, as PyJWT does), strictly: any other character fails."""
     try:
-        raw = segment.encode("ascii")
+        raw = segment.rstrip("=").encode("ascii")
     except UnicodeEncodeError as exc:
         raise TokenBackendError("Token is invalid or expired") from exc
     if not _B64URL_ALPHABET.issuperset(raw):

@@ -119,6 +119,19 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = DB_CONN_MAX_AGE
     # A `SELECT 1` round trip before the first query of every request (docs/deployment.md weighs it).
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=True)
+    _pg_options = DATABASES["default"].setdefault("OPTIONS", {})
+    # Server-side parameter binding: psycopg then prepares a statement on the server once it was run
+    # DB_PREPARE_THRESHOLD times on a connection, and later runs send only its name and the values.
+    if env.bool("DB_SERVER_SIDE_BINDING", default=False):
+        _pg_options["server_side_binding"] = True
+        _pg_options["prepare_threshold"] = env.int("DB_PREPARE_THRESHOLD", default=5)
+    # A psycopg connection pool per process instead of one persistent connection (docs/deployment.md
+    # compares them); a pool replaces CONN_MAX_AGE and checks connections itself.
+    DB_POOL_SIZE = env.int("DB_POOL_SIZE", default=0)
+    if DB_POOL_SIZE:
+        _pg_options["pool"] = {"min_size": 1, "max_size": DB_POOL_SIZE, "timeout": 10}
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, queue ---------------------------------------------------------------------------------------
