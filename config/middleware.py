@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib.messages.middleware import MessageMiddleware
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from config import logging as logs
@@ -82,3 +83,13 @@ class ApiErrorEnvelopeMiddleware:
                 wrapped["Allow"] = response["Allow"]
             return wrapped
         return response
+
+
+class WebMessageMiddleware(MessageMiddleware):
+    """Django's MessageMiddleware for the browser pages only: under /api/ (bearer tokens, JSON answers) no
+    message is ever stored or shown, and building the cookie and session stores for every request cost a
+    sixth of a bare API request's time in the process (docs/deployment.md, "Performance")."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        if not request.path_info.startswith("/api/"):
+            super().process_request(request)

@@ -70,7 +70,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "config.middleware.WebMessageMiddleware",  # Django's, skipped under /api/
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -116,8 +116,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["CONN_MAX_AGE"] = DB_CONN_MAX_AGE
 else:
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # The health check below looks at the connection's socket instead of sending `SELECT 1`.
+        DATABASES["default"]["ENGINE"] = "config.postgresql"
     DATABASES["default"]["CONN_MAX_AGE"] = DB_CONN_MAX_AGE
-    # A `SELECT 1` round trip before the first query of every request (docs/deployment.md weighs it).
+    # Before the first query of every request: is the persistent connection still alive (config/postgresql)?
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=True)
     _pg_options = DATABASES["default"].setdefault("OPTIONS", {})
     # Server-side parameter binding: psycopg then prepares a statement on the server once it was run
