@@ -201,15 +201,15 @@ def pair_issue(session: Session) -> TokenPair:
     """The claims ninja-jwt's RefreshToken() and its .access_token would carry (token_type, exp, iat, jti;
     the access token copies the rest), built as plain dicts: one signature each, nothing else."""
     api_settings = ninja_jwt_settings.api_settings
-    type_claim, jti_claim = api_settings.TOKEN_TYPE_CLAIM, api_settings.JTI_CLAIM
+    type_claim, jti_claim = str(api_settings.TOKEN_TYPE_CLAIM), str(api_settings.JTI_CLAIM)
     now = datetime.now(tz=UTC)
     iat = int(now.timestamp())
     # A refresh token never outlives its session's absolute expiry.
     refresh_exp = min(now + SessionRefreshToken.lifetime, session.expires_at)
     # How the session's login was authenticated (RFC 8176 values); copied into every access token.
     common = {"iat": iat, "sub": str(session.user_id), "sid": str(session.id), "amr": list(session.amr)}
-    refresh_claims = {type_claim: "refresh", "exp": int(refresh_exp.timestamp()), jti_claim: uuid.uuid4().hex}
-    access_claims = {type_claim: "access", "exp": int((now + SessionAccessToken.lifetime).timestamp())}
+    refresh_claims: dict[str, object] = {type_claim: "refresh", "exp": int(refresh_exp.timestamp()), jti_claim: uuid.uuid4().hex}
+    access_claims: dict[str, object] = {type_claim: "access", "exp": int((now + SessionAccessToken.lifetime).timestamp())}
     access_claims[jti_claim] = uuid.uuid4().hex
     backend = token_backend()
     raw_refresh = backend.encode({**refresh_claims, **common})
@@ -234,6 +234,7 @@ def _decode(token_class: type[Token], raw: str) -> Claims:
     """What `token_class(raw)` checks (signature and claims through the backend; an `exp`, a `jti`, the
     token type), without building the Token object."""
     api_settings = ninja_jwt_settings.api_settings
+    type_claim, jti_claim = str(api_settings.TOKEN_TYPE_CLAIM), str(api_settings.JTI_CLAIM)
     try:
         payload = token_backend().decode(raw)
     except TokenBackendError:
@@ -242,12 +243,12 @@ def _decode(token_class: type[Token], raw: str) -> Claims:
         expires_at = datetime.fromtimestamp(int(payload["exp"]), tz=UTC)
         if (
             expires_at <= datetime.now(tz=UTC) - token_backend().get_leeway()
-            or api_settings.JTI_CLAIM not in payload
-            or payload[api_settings.TOKEN_TYPE_CLAIM] != token_class.token_type
+            or jti_claim not in payload
+            or payload[type_claim] != token_class.token_type
         ):
             raise errors.TokenInvalid()
         return Claims(
-            token_type=str(payload[api_settings.TOKEN_TYPE_CLAIM]),
+            token_type=str(payload[type_claim]),
             user_id=uuid.UUID(str(payload["sub"])),
             session_id=uuid.UUID(str(payload["sid"])),
             expires_at=expires_at,

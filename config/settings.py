@@ -125,9 +125,10 @@ else:
     _pg_options = DATABASES["default"].setdefault("OPTIONS", {})
     # Server-side parameter binding: psycopg then prepares a statement on the server once it was run
     # DB_PREPARE_THRESHOLD times on a connection, and later runs send only its name and the values.
-    if env.bool("DB_SERVER_SIDE_BINDING", default=False):
+    if env.bool("DB_SERVER_SIDE_BINDING", default=True):
         _pg_options["server_side_binding"] = True
-        _pg_options["prepare_threshold"] = env.int("DB_PREPARE_THRESHOLD", default=5)
+        # 0: never prepare (PgBouncer in transaction mode without prepared-statement support, docs/settings.md).
+        _pg_options["prepare_threshold"] = env.int("DB_PREPARE_THRESHOLD", default=5) or None
     # A psycopg connection pool per process instead of one persistent connection (docs/deployment.md
     # compares them); a pool replaces CONN_MAX_AGE and checks connections itself.
     DB_POOL_SIZE = env.int("DB_POOL_SIZE", default=0)

@@ -181,15 +181,15 @@ def token_refresh(*, refresh: str) -> tuple[Session, tokens.TokenPair]:
         pair = tokens.pair_issue(session)
         alias = router.db_for_write(Session)
         connection = connections[alias]
-        field = Session._meta.get_field
+        fields = {f.name: f for f in Session._meta.concrete_fields}
         swapped = audit.record_guarded(
             _rotate_sql(alias),
             [
                 presented,
                 pair.refresh_hash,
-                field("rotated_at").get_db_prep_save(now, connection),
-                field("last_seen_at").get_db_prep_save(now, connection),
-                field("id").get_db_prep_save(session.pk, connection),
+                fields["rotated_at"].get_db_prep_save(now, connection),
+                fields["last_seen_at"].get_db_prep_save(now, connection),
+                fields["id"].get_db_prep_save(session.pk, connection),
                 presented,
             ],
             "session.refreshed",
