@@ -26,10 +26,10 @@ def door_of(request: HttpRequest | None) -> str:
 
 class LiveUserBackend(ModelBackend):
     """Login is an e-mail or a username; only live users match. At the staff doors (console, admin) only
-    staff sign in, every attempt counts against the client IP's `login_ip` limit, and a success or failure
-    is audited with the door. A locked account or an IP over its limit comes out of `authenticate()` as
-    RateLimited, and a staff member with a second factor (the admin's login has no second step) as
-SecondFactorRequired; `accounts.forms.StaffAuthenticationForm` shows either as a form error."""
+        staff sign in, every attempt counts against the client IP's `login_ip` limit, and a success or failure
+        is audited with the door. A locked account or an IP over its limit comes out of `authenticate()` as
+        RateLimited, and a staff member with a second factor (the admin's login has no second step) as
+    SecondFactorRequired; `accounts.forms.StaffAuthenticationForm` shows either as a form error."""
 
     def authenticate(
         self, request: HttpRequest | None, username: str | None = None, password: str | None = None, **kw: Any

@@ -5,7 +5,6 @@ error pages, outside the console's layout)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-
 from urllib.parse import urlencode
 
 from django.contrib import auth

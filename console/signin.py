@@ -54,10 +54,7 @@ def needs_second_factor(request: HttpRequest) -> bool:
     """CONSOLE_REQUIRE_MFA: a signed-in staff member whose login (or enrollment) used no second factor."""
     user = request.user
     return bool(
-        settings.CONSOLE_REQUIRE_MFA
-        and user.is_authenticated
-        and user.is_staff
-        and "mfa" not in amr(request)
+        settings.CONSOLE_REQUIRE_MFA and user.is_authenticated and user.is_staff and "mfa" not in amr(request)
     )
 
 

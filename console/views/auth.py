@@ -76,7 +76,9 @@ def login_mfa(request: HttpRequest) -> HttpResponseBase:
     error = ""
     if request.method == "POST" and form.is_valid():
         try:
-            passed = services.staff_login_mfa(mfa_token=pending["token"], code=form.cleaned_data["code"], door=DOOR)
+            passed = services.staff_login_mfa(
+                mfa_token=pending["token"], code=form.cleaned_data["code"], door=DOOR
+            )
         except (errors.ChallengeInvalid, errors.InvalidCredentials):
             request.session.pop(signin.PENDING_MFA, None)
             messages.error(request, "That sign-in has expired. Please sign in again.")
@@ -88,9 +90,7 @@ def login_mfa(request: HttpRequest) -> HttpResponseBase:
         else:
             signin.complete(request, passed.user, amr=passed.amr)
             if passed.factor.recovery_codes_left is not None:
-                messages.warning(
-                    request, f"Recovery code used: {passed.factor.recovery_codes_left} left."
-                )
+                messages.warning(request, f"Recovery code used: {passed.factor.recovery_codes_left} left.")
             return redirect(pending["next"])
     elif request.method == "POST":
         error = "Enter the code."
@@ -163,7 +163,9 @@ def mfa_setup(request: StaffRequest) -> HttpResponse:
                     authenticated_at=signin.authenticated_at(request),
                 )
                 signin.second_factor_added(request)
-                return render(request, "console/mfa_setup_done.html", {"recovery_codes": added.recovery_codes})
+                return render(
+                    request, "console/mfa_setup_done.html", {"recovery_codes": added.recovery_codes}
+                )
             context["error"], status = "Enter the code your app shows.", 400
     except errors.ReauthRequired:
         context["reauth"], status = True, 403

@@ -37,7 +37,7 @@ def api_totp(base: str, email: str) -> dict[str, Any]:
     return {"secret": secret, **done.json()}
 
 
-def test_staff_without_a_factor_is_made_to_enroll_first(live_server, browser, settings):
+def test_staff_without_a_factor_is_made_to_enroll_first(live_server, browser, settings):  # noqa: F811
     settings.CONSOLE_REQUIRE_MFA = True
     base = live_server.url
     staff = with_roles(make("staff@example.com", is_staff=True), "Support")
@@ -65,7 +65,7 @@ def test_staff_without_a_factor_is_made_to_enroll_first(live_server, browser, se
     assert problems == [], problems
 
 
-def test_staff_login_with_totp(live_server, browser, settings):
+def test_staff_login_with_totp(live_server, browser, settings):  # noqa: F811
     settings.CONSOLE_REQUIRE_MFA = True
     base = live_server.url
     with_roles(make("staff@example.com", is_staff=True), "Support")
@@ -84,7 +84,7 @@ def test_staff_login_with_totp(live_server, browser, settings):
     assert [p for p in problems if "400" not in p] == [], problems
 
 
-def test_staff_login_with_a_passkey(live_server, browser, settings):
+def test_staff_login_with_a_passkey(live_server, browser, settings):  # noqa: F811
     settings.CONSOLE_REQUIRE_MFA = True
     base = live_server.url
     settings.MFA_WEBAUTHN_RP_ID = "localhost"
@@ -144,7 +144,7 @@ def test_staff_login_with_a_passkey(live_server, browser, settings):
     context.close()
 
 
-def test_mfa_reset_by_permitted_staff_and_refused_without_permission(live_server, browser):
+def test_mfa_reset_by_permitted_staff_and_refused_without_permission(live_server, browser):  # noqa: F811
     base = live_server.url
     with_roles(make("staff@example.com", is_staff=True), "Support")
     with_roles(make("approver@example.com", is_staff=True), "Approver")

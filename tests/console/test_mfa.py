@@ -83,7 +83,9 @@ def test_staff_without_a_factor_enrolls_before_any_other_page(
     secret = re.search(r'<code id="totp-secret">([A-Z2-7]+)</code>', page).group(1)
     assert 'src="data:image/svg+xml;base64,' in page
 
-    wrong = client.post("/console/mfa/setup/", {"code": "000000" if totp_code(secret) != "000000" else "111111"})
+    wrong = client.post(
+        "/console/mfa/setup/", {"code": "000000" if totp_code(secret) != "000000" else "111111"}
+    )
     assert wrong.status_code == 400 and secret in wrong.content.decode()  # the same key, to try again
     staff.refresh_from_db()
     assert not staff.mfa_enabled
@@ -294,7 +296,9 @@ def target(api: Any, user: User, clock: Clock) -> User:
 
 def test_the_user_page_lists_the_factors(staff_client, target):
     page = staff_client.get(f"/console/users/{target.pk}/").content.decode()
-    section = page[page.index('id="authenticators"') : page.index("</section>", page.index('id="authenticators"'))]
+    section = page[
+        page.index('id="authenticators"') : page.index("</section>", page.index('id="authenticators"'))
+    ]
     rows = re.findall(r"<tr><td>([^<]+)</td><td>([^<]*)</td>", section)
     assert rows == [("Authenticator app", ""), ("Recovery codes", "10 left")]
     assert 'id="mfa-reset"' in section
@@ -313,12 +317,22 @@ def test_reset_a_users_mfa(staff, staff_client, target, django_capture_on_commit
     assert event.details["reason"] == REASON and event.details["methods"] == ["totp", "recovery_codes"]
     assert "removed every second factor" in last_mail(target.email, "reset").body
     # The password alone logs in again.
-    assert Client().post("/api/v1/auth/token", {"login": target.email, "password": PASSWORD},
-                         content_type="application/json").status_code == 200
+    assert (
+        Client()
+        .post(
+            "/api/v1/auth/token",
+            {"login": target.email, "password": PASSWORD},
+            content_type="application/json",
+        )
+        .status_code
+        == 200
+    )
 
 
 def test_reset_needs_a_reason(staff_client, target):
-    response = staff_client.post(f"/console/users/{target.pk}/mfa/reset/", {"reason": " "}, headers=htmx("detail"))
+    response = staff_client.post(
+        f"/console/users/{target.pk}/mfa/reset/", {"reason": " "}, headers=htmx("detail")
+    )
     assert response.status_code == 400
     target.refresh_from_db()
     assert target.mfa_methods == ["totp", "recovery_codes"]
@@ -331,17 +345,25 @@ def test_reset_needs_the_permission(make_user, target):
     client = Client()
     client.force_login(viewer)
     assert 'id="mfa-reset"' not in client.get(f"/console/users/{target.pk}/").content.decode()
-    response = client.post(f"/console/users/{target.pk}/mfa/reset/", {"reason": REASON}, headers=htmx("detail"))
+    response = client.post(
+        f"/console/users/{target.pk}/mfa/reset/", {"reason": REASON}, headers=htmx("detail")
+    )
     assert response.status_code == 403
     target.refresh_from_db()
     assert target.mfa_methods == ["totp", "recovery_codes"]
     refused = AuditEvent.objects.get(action="staff.action_refused")
-    assert refused.details == {"action": "mfa.reset", "reason": "permission", "permission": "accounts.reset_mfa"}
+    assert refused.details == {
+        "action": "mfa.reset",
+        "reason": "permission",
+        "permission": "accounts.reset_mfa",
+    }
 
 
 def test_reset_follows_the_rank_rule_and_not_on_oneself(api, staff, staff_client, clock):
     enroll_via_api(api, staff.email, clock)
-    response = staff_client.post(f"/console/users/{staff.pk}/mfa/reset/", {"reason": REASON}, headers=htmx("detail"))
+    response = staff_client.post(
+        f"/console/users/{staff.pk}/mfa/reset/", {"reason": REASON}, headers=htmx("detail")
+    )
     assert response.status_code == 403
     staff.refresh_from_db()
     assert staff.mfa_enabled
