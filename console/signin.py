@@ -51,10 +51,14 @@ def authenticated_at(request: HttpRequest) -> datetime | None:
 
 
 def needs_second_factor(request: HttpRequest) -> bool:
-    """CONSOLE_REQUIRE_MFA: a signed-in staff member whose login (or enrollment) used no second factor."""
+    """CONSOLE_REQUIRE_MFA: a signed-in staff member whose login (or enrollment) used no second factor, or
+    who has none any more (their MFA was reset since)."""
     user = request.user
     return bool(
-        settings.CONSOLE_REQUIRE_MFA and user.is_authenticated and user.is_staff and "mfa" not in amr(request)
+        settings.CONSOLE_REQUIRE_MFA
+        and user.is_authenticated
+        and user.is_staff
+        and ("mfa" not in amr(request) or not user.mfa_enabled)  # type: ignore[union-attr]
     )
 
 

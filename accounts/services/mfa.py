@@ -574,6 +574,8 @@ def mfa_reset(*, actor: User, user: User, reason: str) -> dict[str, int]:
     staff.staff_action_authorize(actor=actor, target=user, action=staff.MFA_RESET)
     with transaction.atomic():
         _user_lock(user)
+        if not Authenticator.objects.filter(user=user).exists():
+            raise errors.MfaNotEnabled("This account has no second factor to reset.")
         methods = list(User.objects.filter(pk=user.pk).values_list("mfa_methods", flat=True).first() or [])
         authenticators, _ = Authenticator.objects.filter(user=user).delete()
         challenges, _ = MfaChallenge.objects.filter(user=user).delete()

@@ -368,3 +368,25 @@ def test_reset_follows_the_rank_rule_and_not_on_oneself(api, staff, staff_client
     staff.refresh_from_db()
     assert staff.mfa_enabled
     assert AuditEvent.objects.get(action="staff.action_refused").details["reason"] == "self"
+
+
+def test_reset_of_an_account_without_mfa_is_refused(staff_client, user):
+    response = staff_client.post(
+        f"/console/users/{user.pk}/mfa/reset/", {"reason": REASON}, headers=htmx("detail")
+    )
+    assert response.status_code == 409 and b"no second factor to reset" in response.content
+    assert not actions(action="mfa.reset")
+
+
+def test_a_staff_member_whose_mfa_was_reset_enrolls_again(required, api, make_user, clock):
+    boss = make_user(email="boss@example.com", is_staff=True, is_superuser=True)
+    staff = with_roles(make_user(email="staff@example.com", is_staff=True), "Support")
+    enrolled = enroll_via_api(api, staff.email, clock)
+    client = Client()
+    password_step(client)
+    client.post("/console/login/mfa/", {"code": totp_code(enrolled["secret"])})
+    assert signed_in(client)
+    from accounts import services
+
+    services.mfa_reset(actor=boss, user=staff, reason=REASON)
+    assert client.get("/console/users/")["Location"] == "/console/mfa/setup/"
