@@ -26,9 +26,10 @@ def door_of(request: HttpRequest | None) -> str:
 
 class LiveUserBackend(ModelBackend):
     """Login is an e-mail or a username; only live users match. At the staff doors (console, admin) only
-    staff sign in, every attempt counts against the client IP's `login_ip` limit, and a success or failure
-    is audited with the door. A locked account or an IP over its limit comes out of `authenticate()` as
-    RateLimited (`accounts.forms.StaffAuthenticationForm` shows it as a form error)."""
+        staff sign in, every attempt counts against the client IP's `login_ip` limit, and a success or failure
+        is audited with the door. A locked account or an IP over its limit comes out of `authenticate()` as
+        RateLimited, and a staff member with a second factor (the admin's login has no second step) as
+    SecondFactorRequired; `accounts.forms.StaffAuthenticationForm` shows either as a form error."""
 
     def authenticate(
         self, request: HttpRequest | None, username: str | None = None, password: str | None = None, **kw: Any
@@ -41,9 +42,15 @@ class LiveUserBackend(ModelBackend):
             if door == "other":
                 return services.credentials_check(login=login, password=password, door=door)
             ratelimit.hit("login_ip", ratelimit.client_ip())
-            return services.staff_login(login=login, password=password, door=door)
+            result = services.staff_login(login=login, password=password, door=door)
         except errors.InvalidCredentials:
             return None
+        if isinstance(result, services.MfaRequired):
+            # This door has no second step: the console's login has (its Django session is the admin's too).
+            raise errors.SecondFactorRequired(
+                "This account has a second factor: sign in through the console, then come back."
+            )
+        return result
 
     def get_user(self, user_id: Any) -> User | None:
         # Runs on every request of a Django session: a deleted or deactivated user is signed out at once.

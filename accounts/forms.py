@@ -42,6 +42,8 @@ class StaffAuthenticationForm(auth_forms.AuthenticationForm):
             return super().clean()
         except RateLimited as exc:
             raise refusal(exc)
+        except errors.SecondFactorRequired as exc:
+            raise ValidationError(exc.message, code=exc.code)
 
 
 class AdminLoginForm(StaffAuthenticationForm, AdminAuthenticationForm):

@@ -90,6 +90,7 @@ class User(AbstractBaseUser, PermissionsMixin):
             ("clear_lockout", "Can clear a user's login lockout"),
             ("restore_user", "Can restore a soft-deleted user before the erasure runs"),
             ("unlink_social_account", "Can unlink a user's social account"),
+            ("reset_mfa", "Can reset a user's second factors (remove every authenticator)"),
         ]
         constraints = [
             models.UniqueConstraint(

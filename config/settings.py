@@ -533,7 +533,10 @@ INSTALLED_APPS += ["config"]
 AUDIT_SEAL_LAG_SECONDS = env.int("AUDIT_SEAL_LAG_SECONDS", default=10)
 AUDIT_SEAL_EVERY_MINUTES = env.int("AUDIT_SEAL_EVERY_MINUTES", default=1)
 CONSOLE_PAGE_SIZE = env.int("CONSOLE_PAGE_SIZE", default=25)
-MIDDLEWARE += ["console.middleware.ConsoleSecurityHeadersMiddleware"]
+# Staff pass a second factor at the console's login; one without any is walked through TOTP enrollment before
+# any other console or admin page (docs/console.md, "Second factor"). Off by default only with DEBUG.
+CONSOLE_REQUIRE_MFA = env.bool("CONSOLE_REQUIRE_MFA", default=not DEBUG)
+MIDDLEWARE += ["console.middleware.ConsoleSecurityHeadersMiddleware", "console.middleware.StaffMfaMiddleware"]
 # --- Outbound webhooks (integrations/, docs/integration.md) ----------------------------------------------
 # URLs resolving to loopback, private, link-local or other non-public addresses are refused unless this is
 # set (SSRF); set it only when the receivers live in your own private network.

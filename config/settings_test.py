@@ -9,6 +9,8 @@ HUEY = {**HUEY, "immediate": True}
 SECURE_SSL_REDIRECT = False
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
+# Console tests sign staff in with force_login or the password form; the MFA tests turn this on.
+CONSOLE_REQUIRE_MFA = False
 MEDIA_ROOT = str(VAR_DIR / "test-media")
 if DATABASES["default"]["ENGINE"] == "config.sqlite":
     # A file, not shared-cache memory: threaded tests need SQLite's real locking.

@@ -5,12 +5,17 @@ error pages, outside the console's layout)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlencode
 
+from django.contrib import auth
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, resolve, reverse
 from django.utils.cache import add_never_cache_headers
+from django_htmx.http import HttpResponseClientRedirect
+
+from console import signin
 
 PREFIX = "/console/"
 
@@ -83,3 +88,42 @@ class ConsoleSecurityHeadersMiddleware:
         if isinstance(exception, PermissionDenied):
             return forbidden(request, str(exception))
         return None
+
+
+class StaffMfaMiddleware:
+    """CONSOLE_REQUIRE_MFA for every console and admin URL: a staff member signed in without a second factor
+    goes to the TOTP enrollment when they have none (and nowhere else until it is done), or back to the
+    login when they have one (a session opened before it was added, or by a door that does not ask for it).
+    """
+
+    PREFIXES = (PREFIX, "/admin/")
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.open = frozenset(
+            reverse(name)
+            for name in (
+                "console:mfa_setup",
+                "console:logout",
+                "console:login",
+                "console:login_mfa",
+                "console:passkey_options",
+                "console:passkey_verify",
+            )
+        )
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if (
+            not request.path.startswith(self.PREFIXES)
+            or request.path in self.open
+            or not signin.needs_second_factor(request)
+        ):
+            return self.get_response(request)
+        if request.user.mfa_enabled:  # type: ignore[union-attr]
+            auth.logout(request)
+            target = f"{reverse('console:login')}?{urlencode({'next': request.get_full_path()})}"
+        else:
+            target = reverse("console:mfa_setup")
+        if getattr(request, "htmx", False):
+            return HttpResponseClientRedirect(target)
+        return HttpResponseRedirect(target)

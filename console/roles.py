@@ -19,6 +19,8 @@ ROLES: dict[str, list[str]] = {
         "accounts.clear_lockout",
         "accounts.restore_user",
         "accounts.unlink_social_account",
+        # Removing the second factors of a user who lost them all (mailed to the user, audited with a reason).
+        "accounts.reset_mfa",
         "gdpr.view_consentrecord",
     ],
     # Deciding on erasure requests (kept apart from support, so that approving an erasure and acting on

@@ -6,7 +6,11 @@ app_name = "console"
 urlpatterns = [
     path("", home.home, name="home"),
     path("login/", auth.login, name="login"),
+    path("login/mfa/", auth.login_mfa, name="login_mfa"),
+    path("login/passkey/options/", auth.passkey_options, name="passkey_options"),
+    path("login/passkey/verify/", auth.passkey_verify, name="passkey_verify"),
     path("logout/", auth.logout, name="logout"),
+    path("mfa/setup/", auth.mfa_setup, name="mfa_setup"),
     path("users/", users.users, name="users"),
     path("users/<uuid:user_id>/", users.user_detail, name="user"),
     path(
@@ -21,6 +25,7 @@ urlpatterns = [
     path("users/<uuid:user_id>/password-reset/", users.password_reset_send, name="password_reset_send"),
     path("users/<uuid:user_id>/lockout/clear/", users.lockout_clear, name="lockout_clear"),
     path("users/<uuid:user_id>/restore/", users.restore, name="restore"),
+    path("users/<uuid:user_id>/mfa/reset/", users.mfa_reset, name="mfa_reset"),
     path(
         "users/<uuid:user_id>/social-accounts/<int:account_id>/unlink/",
         users.social_unlink,

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from allauth.mfa.models import Authenticator
+from allauth.mfa.utils import decrypt
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
-from accounts.mfa import recovery
+from accounts.mfa import recovery, totp
 from accounts.models import MfaChallenge, Session, User
 
 TOTP = Authenticator.Type.TOTP
@@ -126,3 +128,23 @@ def authenticators_export(*, user: User) -> list[dict[str, Any]]:
         }
         for a in authenticator_list(user=user)
     ]
+
+
+@dataclass(frozen=True)
+class PendingTotp:
+    secret: str
+    otpauth_uri: str
+    qr_code: str
+    expires_at: datetime
+
+
+def totp_setup_current(*, user: User) -> PendingTotp | None:
+    """The user's TOTP enrollment in progress (totp_setup_begin's secret, to show again), if not expired."""
+    pending = setup_pending(user=user, kind=MfaChallenge.Kind.TOTP_SETUP)
+    if pending is None:
+        return None
+    secret = decrypt(pending.data["secret"])
+    uri = totp.otpauth_uri(user, secret)
+    return PendingTotp(
+        secret=secret, otpauth_uri=uri, qr_code=totp.qr_code_data_uri(uri), expires_at=pending.expires_at
+    )

@@ -31,7 +31,7 @@ from django.utils import timezone
 from accounts import errors, tokens
 from accounts.mfa import recovery, selectors, totp, webauthn
 from accounts.models import MfaChallenge, Session, User
-from accounts.services import factors, reauth
+from accounts.services import factors, reauth, staff
 from audit import services as audit
 from core import mail
 
@@ -342,10 +342,30 @@ def totp_enable(
 ) -> FactorAdded:
     """Turn TOTP on with the first code of the secret totp_setup_begin handed out (that code is then spent).
     The user's first factor brings recovery codes, returned this once. Mails the user."""
-    user = session.user
     reauth.reauth_check(
         session=session, password=password, purpose="mfa_totp_enable", password_required=False, otp=otp
     )
+    return _totp_confirm(session.user, code)
+
+
+def totp_enable_after_login(*, user: User, code: str, authenticated_at: datetime | None) -> FactorAdded:
+    """TOTP on, at a door that keeps no Session row (the console's Django session), for a user enrolling
+    right after a login: `authenticated_at` (when that login passed) stands for the re-authentication of
+    totp_enable and must be within REAUTH_WINDOW_SECONDS (else ReauthRequired). Only a first factor: a user
+    who has one already proves it through totp_enable's step-up instead (SecondFactorRequired)."""
+    window = timedelta(seconds=settings.REAUTH_WINDOW_SECONDS)
+    if authenticated_at is None or timezone.now() - authenticated_at > window:
+        raise errors.ReauthRequired(
+            "Sign in again to confirm it is you.", details={"max_age_seconds": settings.REAUTH_WINDOW_SECONDS}
+        )
+    if user.mfa_enabled:
+        raise errors.SecondFactorRequired(
+            details={"methods": list(user.mfa_methods), "max_age_seconds": settings.REAUTH_WINDOW_SECONDS}
+        )
+    return _totp_confirm(user, code)
+
+
+def _totp_confirm(user: User, code: str) -> FactorAdded:
     pending = selectors.setup_pending(user=user, kind=MfaChallenge.Kind.TOTP_SETUP)
     if pending is None:
         raise errors.MfaSetupExpired()
@@ -539,6 +559,40 @@ def webauthn_remove(
             details={"authenticator_id": authenticator_id, "name": name},
             method=f"the security key “{name}”",
         )
+
+
+# --- staff reset ----------------------------------------------------------------------------------------
+
+
+def mfa_reset(*, actor: User, user: User, reason: str) -> dict[str, int]:
+    """Staff remove every second factor of a user who lost them all (and their recovery codes): every
+    authenticator and pending challenge goes, MFA is off, the user is mailed. Needs `accounts.reset_mfa`
+    and the rank rule (staff.MFA_RESET); the reason is required and audited (`mfa.reset`)."""
+    reason = reason.strip()
+    if not reason:
+        raise errors.ValidationFailed({"reason": ["Say why the second factors are reset."]})
+    staff.staff_action_authorize(actor=actor, target=user, action=staff.MFA_RESET)
+    with transaction.atomic():
+        _user_lock(user)
+        if not Authenticator.objects.filter(user=user).exists():
+            raise errors.MfaNotEnabled("This account has no second factor to reset.")
+        methods = list(User.objects.filter(pk=user.pk).values_list("mfa_methods", flat=True).first() or [])
+        authenticators, _ = Authenticator.objects.filter(user=user).delete()
+        challenges, _ = MfaChallenge.objects.filter(user=user).delete()
+        _methods_sync(user)
+        audit.record(
+            "mfa.reset",
+            actor=actor,
+            subject=user,
+            details={
+                "reason": reason,
+                "methods": methods,
+                "authenticators": authenticators,
+                "challenges": challenges,
+            },
+        )
+        _mail("mfa_reset", user)
+    return {"authenticators": authenticators, "mfa_challenges": challenges}
 
 
 # --- erasure and retention -------------------------------------------------------------------------------

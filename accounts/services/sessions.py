@@ -80,17 +80,55 @@ def session_login_passkey(*, passkey_token: str, credential: dict[str, Any]) -> 
     return _open_reserved(passed)
 
 
-def staff_login(*, login: str, password: str, door: str) -> User:
+def staff_login(*, login: str, password: str, door: str) -> User | mfa.MfaRequired:
     """Console and admin password login: the one credential check, then staff only. A non-staff account
     gets the same InvalidCredentials as a wrong password (the refusal is audited with reason `not_staff`).
-    Audited as `auth.login` with `details.door`; no Session row is opened, the door keeps a Django session
-    (whose user `accounts.backends` reloads live and active on every request)."""
+    A staff member with a second factor gets the second step (mfa.mfa_login_challenge; finished by
+    staff_login_mfa); otherwise the login is audited as `auth.login` with `details.door`. No Session row is
+    opened: the door keeps a Django session (whose user `accounts.backends` reloads live and active on every
+    request)."""
     user = reauth.credentials_check(login=login, password=password, door=door)
+    _staff_only(user, door=door)
+    if user.mfa_enabled:
+        return mfa.mfa_login_challenge(user=user, via="password", amr=["pwd"], door=door)
+    audit.record("auth.login", actor=user, subject=user, details={"door": door, "amr": ["pwd"]})
+    return user
+
+
+def _staff_only(user: User, *, door: str) -> None:
     if not user.is_staff:
         audit.record("auth.login_failed", subject=user, details={"reason": "not_staff", "door": door})
         raise errors.InvalidCredentials()
-    audit.record("auth.login", actor=user, subject=user, details={"door": door})
-    return user
+
+
+def _staff_passed(passed: mfa.LoginPassed, *, door: str) -> mfa.LoginPassed:
+    # Staff status is checked again: it may have been taken away between the two steps.
+    _staff_only(passed.user, door=door)
+    details = {
+        "door": door,
+        "amr": passed.amr,
+        "factor": passed.factor.method,
+        "authenticator_id": passed.factor.authenticator.pk,
+    }
+    audit.record("auth.login", actor=passed.user, subject=passed.user, details=details)
+    return passed
+
+
+def staff_login_mfa(
+    *, mfa_token: str, door: str, code: str | None = None, credential: dict[str, Any] | None = None
+) -> mfa.LoginPassed:
+    """The second step of a staff door's password login (mfa.mfa_login_verify, the API's check: the same
+    lockout, replay rule and audit), then staff only again. The challenge is spent here. Audited as
+    `auth.login` with the door and the amr."""
+    passed = mfa.mfa_login_verify(mfa_token=mfa_token, door=door, code=code, credential=credential)
+    return _staff_passed(passed, door=door)
+
+
+def staff_login_passkey(*, passkey_token: str, credential: dict[str, Any], door: str) -> mfa.LoginPassed:
+    """A staff door's passwordless login with a passkey (mfa.passkey_login_verify: deleted and inactive
+    users are not found), then staff only, audited like a password login."""
+    passed = mfa.passkey_login_verify(passkey_token=passkey_token, credential=credential, door=door)
+    return _staff_passed(passed, door=door)
 
 
 def staff_logout(*, user: User, door: str) -> None:

@@ -50,6 +50,8 @@ LOCKOUT_CLEAR = StaffAction("lockout.clear", "accounts.clear_lockout", on_self=F
 USER_RESTORE = StaffAction("user.restore", "accounts.restore_user", on_self=False)
 # Without the re-authentication the user's own door asks for, a staff session does not strip its own login methods.
 SOCIAL_UNLINK = StaffAction("social.unlink", "accounts.unlink_social_account", on_self=False)
+# Removing a user's second factors: like the lockout, not something to do to one's own account.
+MFA_RESET = StaffAction("mfa.reset", "accounts.reset_mfa", on_self=False)
 # The admin's edit of a user (activation, a password set).
 USER_CHANGE = StaffAction("user.change", "accounts.change_user", on_self=True)
 

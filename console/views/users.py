@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts import selectors as account_selectors
 from accounts import services as account_services
+from accounts.mfa import selectors as mfa_selectors
 from accounts.models import RevokeReason, Session, User
 from accounts.social import services as social_services
 from audit import selectors as audit_selectors
@@ -61,6 +62,7 @@ def _detail_context(request: StaffRequest, user: User, **extra: Any) -> dict[str
         "social_accounts": list(selectors.social_accounts(user=user)),
         "data_requests": selectors.data_requests(user=user),
         "lockout": account_selectors.lockout_state(user=user),
+        "authenticators": mfa_selectors.authenticators_export(user=user),
         # Buttons show only where the rank rule lets this staff member act at all (the services decide).
         "outranked": not account_services.staff_may_act_on(actor=request.user, target=user),
         "own": user.pk == request.user.pk,
@@ -210,6 +212,21 @@ def lockout_clear(request: StaffRequest, user_id: uuid.UUID) -> HttpResponse:
     def action() -> str:
         account_services.lockout_clear(user=user, actor=request.user, reason=reason)
         return "The sign-in lock is cleared and the failed passwords are forgotten."
+
+    return _user_action(request, user, action)
+
+
+@require_POST
+@permission_required(VIEW_USERS)
+def mfa_reset(request: StaffRequest, user_id: uuid.UUID) -> HttpResponse:
+    user = get_object_or_404(User, pk=user_id)
+    reason = _reason(request)
+    if reason is None:
+        return _bad_reason(request, user)
+
+    def action() -> str:
+        account_services.mfa_reset(actor=request.user, user=user, reason=reason)
+        return "Every second factor and recovery code of this user is removed; the owner has been told."
 
     return _user_action(request, user, action)
 

@@ -149,7 +149,11 @@ def test_staff_doors_sign_in_staff_and_audit_it(staff, door):
 
     assert signed_in(response, door) and reaches_home(response.client, door)
     event = AuditEvent.objects.get(action="auth.login")
-    assert (event.actor_id, event.subject_id, event.details) == (staff.pk, staff.pk, {"door": door})
+    assert (event.actor_id, event.subject_id, event.details) == (
+        staff.pk,
+        staff.pk,
+        {"door": door, "amr": ["pwd"]},
+    )
     assert not Session.objects.exists()  # a Django session, not a token session
 
     logout = "/console/logout/" if door == "console" else "/admin/logout/"

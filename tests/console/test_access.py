@@ -32,6 +32,8 @@ ROUTES: dict[str, tuple[str, tuple[str, ...]]] = {
     "password_reset_send": ("post", ("detail",)),
     "lockout_clear": ("post", ("detail",)),
     "restore": ("post", ("detail",)),
+    "mfa_reset": ("post", ("detail",)),
+    "mfa_setup": ("get", ()),
     "social_unlink": ("post", ("detail",)),
     "consent_history": ("post", ("consents",)),
     "webhooks": ("get", ()),
@@ -46,8 +48,9 @@ ROUTES: dict[str, tuple[str, tuple[str, ...]]] = {
     "api_keys": ("get", ("keys",)),
     "api_key_revoke": ("post", ("keys",)),
 }
-# Open to anyone: the login page, and logging out (ends only the caller's own console session).
-PUBLIC = {"login", "logout"}
+# Open to anyone: the login pages (password, its second step, passkey), and logging out (ends only the
+# caller's own console session).
+PUBLIC = {"login", "login_mfa", "passkey_options", "passkey_verify", "logout"}
 APPROVER_ONLY = {"deletion_approve", "deletion_reject", "erasure_cancel"}
 # Need integrations.manage_webhooks (tests/integrations/test_console.py covers them with and without it).
 WEBHOOK_MANAGER_ONLY = {name for name in ROUTES if name.startswith("webhook")}
@@ -98,6 +101,7 @@ def urls_for(user, session_id, request_id=None) -> list[tuple[str, str, str, dic
         "password_reset_send": [user.pk],
         "lockout_clear": [user.pk],
         "restore": [user.pk],
+        "mfa_reset": [user.pk],
         "social_unlink": [user.pk, 1],
         "consent_history": [user.pk],
     }

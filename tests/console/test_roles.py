@@ -26,6 +26,7 @@ CONSOLE_PERMISSIONS = {
     "accounts.clear_lockout",
     "accounts.restore_user",
     "accounts.unlink_social_account",
+    "accounts.reset_mfa",
     "gdpr.view_consentrecord",
     "gdpr.approve_erasure",
 }
@@ -39,7 +40,7 @@ def labels(group: Group) -> set[str]:
 def test_creates_the_roles_and_is_idempotent():
     out = StringIO()
     call_command("console_roles", stdout=out)
-    assert "Support: 10 permissions (added accounts.clear_lockout" in out.getvalue()
+    assert "Support: 11 permissions (added accounts.clear_lockout" in out.getvalue()
     support, approver = Group.objects.get(name="Support"), Group.objects.get(name="Approver")
     assert labels(support) == set(ROLES["Support"])
     assert labels(approver) == {"accounts.view_user", "audit.view_auditevent", "gdpr.approve_erasure"}
@@ -52,7 +53,7 @@ def test_creates_the_roles_and_is_idempotent():
     again = StringIO()
     call_command("console_roles", stdout=again)
     assert again.getvalue().splitlines() == [
-        "Support: 10 permissions (up to date)",
+        "Support: 11 permissions (up to date)",
         "Approver: 3 permissions (up to date)",
     ]
     assert "accounts.change_user" in labels(Group.objects.get(name="Support"))
@@ -66,7 +67,7 @@ def test_a_removed_permission_comes_back():
     support.permissions.remove(Permission.objects.get(codename="clear_lockout"))
     out = StringIO()
     call_command("console_roles", stdout=out)
-    assert "Support: 10 permissions (added accounts.clear_lockout)" in out.getvalue()
+    assert "Support: 11 permissions (added accounts.clear_lockout)" in out.getvalue()
 
 
 @pytest.mark.django_db

@@ -292,7 +292,7 @@ class TestLogin:
         client.post("/console/logout/")
         events = AuditEvent.objects.filter(action__startswith="auth.").order_by("id")
         assert [(e.action, e.actor_id, e.subject_id, e.details) for e in events] == [
-            ("auth.login", staff.pk, staff.pk, {"door": "console"}),
+            ("auth.login", staff.pk, staff.pk, {"door": "console", "amr": ["pwd"]}),
             ("auth.logout", staff.pk, staff.pk, {"door": "console"}),
         ]
         # A console sign-in opens a Django session, not a token session.
