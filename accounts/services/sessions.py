@@ -219,7 +219,7 @@ def token_refresh(*, refresh: str) -> tuple[Session, tokens.TokenPair]:
         pair = tokens.pair_issue(session)
         alias = router.db_for_write(Session)
         connection = connections[alias]
-        fields = {f.name: f for f in Session._meta.concrete_fields}
+        fields = _session_fields()
         swapped = audit.record_guarded(
             _rotate_sql(alias),
             [
@@ -242,6 +242,11 @@ def token_refresh(*, refresh: str) -> tuple[Session, tokens.TokenPair]:
             return session, pair
     # Everything else (unknown or ended session, a spent token, a lost race) is decided under the row lock.
     return _token_refresh_locked(claims=claims, presented=presented, now=now)
+
+
+@functools.cache
+def _session_fields() -> dict[str, Any]:
+    return {f.name: f for f in Session._meta.concrete_fields}
 
 
 @functools.cache
