@@ -208,8 +208,15 @@ def pair_issue(session: Session) -> TokenPair:
     refresh_exp = min(now + SessionRefreshToken.lifetime, session.expires_at)
     # How the session's login was authenticated (RFC 8176 values); copied into every access token.
     common = {"iat": iat, "sub": str(session.user_id), "sid": str(session.id), "amr": list(session.amr)}
-    refresh_claims: dict[str, object] = {type_claim: "refresh", "exp": int(refresh_exp.timestamp()), jti_claim: uuid.uuid4().hex}
-    access_claims: dict[str, object] = {type_claim: "access", "exp": int((now + SessionAccessToken.lifetime).timestamp())}
+    refresh_claims: dict[str, object] = {
+        type_claim: "refresh",
+        "exp": int(refresh_exp.timestamp()),
+        jti_claim: uuid.uuid4().hex,
+    }
+    access_claims: dict[str, object] = {
+        type_claim: "access",
+        "exp": int((now + SessionAccessToken.lifetime).timestamp()),
+    }
     access_claims[jti_claim] = uuid.uuid4().hex
     backend = token_backend()
     raw_refresh = backend.encode({**refresh_claims, **common})
