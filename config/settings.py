@@ -106,6 +106,9 @@ DATABASES = {
     )
 }
 DB_CONN_MAX_AGE = env.int("DB_CONN_MAX_AGE", default=600)
+# SQLite: WAL pages (4 KiB) after which a committing process checkpoints, outside the writers' lock
+# (config/sqlite/base.py).
+SQLITE_CHECKPOINT_PAGES = env.int("SQLITE_CHECKPOINT_PAGES", default=4000)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Writers queue on a file lock rather than sleeping in SQLite's busy handler (config/sqlite/base.py).
     DATABASES["default"]["ENGINE"] = "config.sqlite"

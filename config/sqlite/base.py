@@ -7,15 +7,29 @@ every transaction (`atomic()`, which begins IMMEDIATE) first takes an exclusive 
 the kernel wakes the next writer the moment the lock is released. SQLite's own locking stays in force
 underneath (autocommit writes outside `atomic()` still use it), so this changes waiting, never safety.
 A lock held by a process that dies is released by the kernel. In-memory databases have no file to lock.
+
+WAL checkpoints are moved out of that lock too. SQLite checkpoints inside the COMMIT that makes the WAL pass
+`wal_autocheckpoint` pages, and with `synchronous=NORMAL` a checkpoint syncs the WAL and the database file:
+the one write transaction that triggers it held the writers' lock through two fsyncs, and every other
+writer waited (in-process, one refresh took 2.4 ms of wall time with SQLite's default of 1000 pages against
+0.9 ms with checkpoints out of the way). Here, after a transaction committed and released the lock, a WAL
+with SQLITE_CHECKPOINT_PAGES frames or more not yet copied back gets a PASSIVE checkpoint, which never blocks writers or readers; SQLite's
+own automatic checkpoint stays on at four times that size as the bound for writes outside `atomic()`.
 """
 
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
+import sqlite3
+import sys
 from typing import Any
 
+from django.conf import settings
 from django.db.backends.sqlite3 import base
+
+logger = logging.getLogger(__name__)
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
@@ -57,6 +71,41 @@ class DatabaseWrapper(base.DatabaseWrapper):
             return super()._commit()  # type: ignore[misc]
         finally:
             self._write_lock_release()
+            self._checkpoint_if_due()
+
+    def _checkpoint_if_due(self) -> None:
+        """A PASSIVE checkpoint once SQLITE_CHECKPOINT_PAGES frames wait in the WAL, outside the writers'
+        lock. The count comes from the wal-index header in `<database>-shm` (https://www.sqlite.org/walformat.html:
+        mxFrame, the frames in the WAL, at byte 16; nBackfill, those already copied back, at byte 96; native
+        byte order): two 4-byte reads, where the WAL file's size would say nothing (it is reused, not shrunk)."""
+        path = self._lock_path()
+        if path is None or self.connection is None:
+            return
+        try:
+            fd = os.open(f"{path.removesuffix('.lock')}-shm", os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            frames = int.from_bytes(os.pread(fd, 4, 16), sys.byteorder)
+            backfilled = int.from_bytes(os.pread(fd, 4, 96), sys.byteorder)
+        except OSError:
+            return
+        finally:
+            os.close(fd)
+        if frames - backfilled < settings.SQLITE_CHECKPOINT_PAGES:
+            return
+        try:
+            self.connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error:
+            logger.warning(
+                "SQLite WAL checkpoint failed; SQLite's automatic checkpoint remains", exc_info=True
+            )
+
+    def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
+        conn = super().get_new_connection(conn_params)
+        if self._lock_path() is not None:
+            conn.execute(f"PRAGMA wal_autocheckpoint={int(settings.SQLITE_CHECKPOINT_PAGES) * 4}")
+        return conn
 
     def _rollback(self) -> Any:
         try:

@@ -63,3 +63,42 @@ def test_the_lock_is_released_on_rollback() -> None:
     with transaction.atomic():
         User.objects.create(email="y@example.com")
     assert list(User.objects.values_list("email", flat=True)) == ["y@example.com"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_wal_is_checkpointed_after_the_commit_outside_the_writers_lock(settings, monkeypatch) -> None:
+    from config.sqlite.base import DatabaseWrapper
+
+    settings.SQLITE_CHECKPOINT_PAGES = 1
+    lock_path = f"{connection.settings_dict['NAME']}.lock"
+    original = DatabaseWrapper._checkpoint_if_due
+    seen: list[bool] = []
+
+    def spy(self: DatabaseWrapper) -> None:
+        probe = os.open(lock_path, os.O_RDWR)
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the writers' lock is already free
+            seen.append(True)
+        finally:
+            os.close(probe)
+        original(self)
+
+    monkeypatch.setattr(DatabaseWrapper, "_checkpoint_if_due", spy)
+    with transaction.atomic():
+        User.objects.create(email="wal@example.com")
+    assert seen == [True]
+    # The row is in the database file itself (read ignoring the WAL): the checkpoint copied it back.
+    import sqlite3
+
+    name = connection.settings_dict["NAME"]
+    with sqlite3.connect(f"file:{name}?mode=ro&immutable=1", uri=True) as raw:
+        table = User._meta.db_table
+        assert raw.execute(f"SELECT count(*) FROM {table} WHERE email = 'wal@example.com'").fetchone() == (1,)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sqlites_own_checkpoint_is_the_bound_at_four_times_the_size(settings) -> None:
+    connection.close()
+    connection.ensure_connection()
+    pages = connection.connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+    assert pages == settings.SQLITE_CHECKPOINT_PAGES * 4
