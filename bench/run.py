@@ -1,5 +1,5 @@
 """Benchmark: the service under gunicorn with the production settings against a bare django-ninja endpoint
-served by the same processes. Run it through `bash bench/run` (installs what it needs). Stdlib only.
+served by the same processes. Run it through `bash bench/run` (installs what it needs). Stdlib only (and psycopg for --db postgres).
 
     bash bench/run [--db sqlite|postgres] [--quick] [--duration S] [--rounds N] [--connections 16,4]
                    [--pg-connections persistent|pool] [--no-login]
@@ -198,7 +198,8 @@ def main(argv: list[str]) -> int:
     extra: dict[str, str] = {}
     database_url, admin_url = f"sqlite:///{tmp / 'bench.sqlite3'}", ""
     if a.db == "postgres":
-        database_url, admin_url = _pg_database(os.environ.get("DATABASE_URL", ""), run_id)
+        given = os.environ.get("DATABASE_URL", "")
+        database_url, admin_url = _pg_database(given if given.startswith("postgres") else "", run_id)
         extra = {
             "REDIS_URL": os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
             "CACHE_KEY_PREFIX": f"bench-{run_id}",
