@@ -68,10 +68,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def _commit(self) -> Any:
         try:
-            return super()._commit()  # type: ignore[misc]
+            result = super()._commit()  # type: ignore[misc]
         finally:
             self._write_lock_release()
-            self._checkpoint_if_due()
+        self._checkpoint_if_due()
+        return result
 
     def _checkpoint_if_due(self) -> None:
         """A PASSIVE checkpoint once SQLITE_CHECKPOINT_PAGES frames wait in the WAL, outside the writers'
