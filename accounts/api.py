@@ -36,7 +36,7 @@ def pair_out(session: Session, pair: tokens.TokenPair) -> dict[str, object]:
 
 def pair_body(session: Session, pair: tokens.TokenPair) -> schemas.TokenPairOut:
     """pair_out as the TokenPairOut it is, built without validating our own values again (ninja only dumps
-    it; tests/perf/test_response_serialization.py compares it with the validated answer)."""
+    it; tests/perf/test_hot_path_parity.py compares it with the validated answer)."""
     return schemas.TokenPairOut.model_construct(**pair_out(session, pair))  # type: ignore[arg-type]
 
 

@@ -197,7 +197,7 @@ class UserOut(Schema):
 def user_out(user: User) -> UserOut:
     """UserOut for a user the service loaded itself, built without validating our own data again (ninja
     then only dumps it, as for any UserOut instance): field for field what UserOut.model_validate(user)
-    gives (tests/perf/test_response_serialization.py compares them)."""
+    gives (tests/perf/test_hot_path_parity.py compares them)."""
     try:
         profile: Profile | None = user.profile
     except Profile.DoesNotExist:
