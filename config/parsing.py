@@ -16,11 +16,12 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils.datastructures import MultiValueDict
+from django.utils.translation import gettext_lazy as _
 from ninja.errors import ValidationError
 from ninja.parser import Parser
 
-NUL_MESSAGE = "NUL characters are not accepted."
-REPEATED_MESSAGE = "Give this parameter once."
+NUL_MESSAGE = _("NUL characters are not accepted.")
+REPEATED_MESSAGE = _("Give this parameter once.")
 
 
 class BodyNotAccepted(ValueError):
@@ -42,7 +43,7 @@ class StrictJsonParser(Parser):
         # Ninja turns any exception here into HttpError(400); config/api.py keeps our message.
         data = json.loads(request.body)
         if not isinstance(data, dict):
-            raise BodyNotAccepted("The request body must be a JSON object.")
+            raise BodyNotAccepted(_("The request body must be a JSON object."))
         if has_nul(data):
             raise BodyNotAccepted(NUL_MESSAGE)
         return data

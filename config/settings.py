@@ -67,6 +67,8 @@ MIDDLEWARE = [
     "config.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Activates the language of Accept-Language (API error messages; the console before sign-in).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -299,7 +301,10 @@ SILENCED_SYSTEM_CHECKS += ["security.W021"]
 # --- Audit ----------------------------------------------------------------------------------------------
 AUDIT_HMAC_KEY = env.str("AUDIT_HMAC_KEY", default=SECRET_KEY)
 
-LANGUAGE_CODE = "en-us"
+# Languages shipped (docs/i18n.md): English is the default and the fallback; the catalogues live in locale/.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -516,7 +521,8 @@ INSTALLED_APPS += ["config"]
 AUDIT_SEAL_LAG_SECONDS = env.int("AUDIT_SEAL_LAG_SECONDS", default=10)
 AUDIT_SEAL_EVERY_MINUTES = env.int("AUDIT_SEAL_EVERY_MINUTES", default=1)
 CONSOLE_PAGE_SIZE = env.int("CONSOLE_PAGE_SIZE", default=25)
-MIDDLEWARE += ["console.middleware.ConsoleSecurityHeadersMiddleware"]
+# The console in the staff member's profile language (after AuthenticationMiddleware; docs/i18n.md).
+MIDDLEWARE += ["console.middleware.ConsoleLanguageMiddleware", "console.middleware.ConsoleSecurityHeadersMiddleware"]
 # --- Outbound webhooks (integrations/, docs/integration.md) ----------------------------------------------
 # URLs resolving to loopback, private, link-local or other non-public addresses are refused unless this is
 # set (SSRF); set it only when the receivers live in your own private network.
