@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.core.cache import cache
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -165,7 +165,8 @@ def _f(value: float) -> str:
 
 
 def _day(day: date) -> str:
-    return f"{day:%b} {day.day}"
+    # Django's month abbreviations, in the active language ("Dec 2" / "Dez. 2"), not the C locale's.
+    return dateformat.format(day, "M j")
 
 
 def chart_build(series: Series, counts: dict[date, int], *, today: date | None = None) -> Chart:

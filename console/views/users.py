@@ -152,7 +152,7 @@ def verification_resend(request: StaffRequest, user_id: uuid.UUID) -> HttpRespon
 
     def action() -> str:
         account_services.email_verification_send(user=user, actor=request.user)
-        return f"A new verification link is on its way to {user.email}."
+        return gettext("A new verification link is on its way to %(email)s.") % {"email": user.email}
 
     return _user_action(request, user, action)
 
@@ -199,7 +199,7 @@ def password_reset_send(request: StaffRequest, user_id: uuid.UUID) -> HttpRespon
 
     def action() -> str:
         account_services.password_reset_link_send(user=user, actor=request.user, reason=reason)
-        return f"A password-reset link is on its way to {user.email}."
+        return gettext("A password-reset link is on its way to %(email)s.") % {"email": user.email}
 
     return _user_action(request, user, action)
 
