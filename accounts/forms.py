@@ -25,9 +25,13 @@ def refusal(exc: RateLimited) -> ValidationError:
     """A lock or a rate limit as a form error that says when to try again."""
     wait = _minutes(int(exc.details["retry_after"]))
     if isinstance(exc, errors.AccountLocked):
-        message = gettext("Too many failed attempts for this account. Try again in %(wait)s.") % {"wait": wait}
+        message = gettext("Too many failed attempts for this account. Try again in %(wait)s.") % {
+            "wait": wait
+        }
     else:
-        message = gettext("Too many sign-in attempts from your network. Try again in %(wait)s.") % {"wait": wait}
+        message = gettext("Too many sign-in attempts from your network. Try again in %(wait)s.") % {
+            "wait": wait
+        }
     return ValidationError(message, code=exc.code)
 
 

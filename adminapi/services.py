@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from django.utils.translation import gettext
-
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.models import User
 from adminapi import errors, keys
@@ -33,7 +32,9 @@ class NewKey:
 def _check_input(name: str, wanted: Iterable[str], expires_at: datetime) -> list[str]:
     fields: dict[str, list[str]] = {}
     if not name or len(name) > NAME_MAX_LENGTH:
-        fields["name"] = [gettext("Give the key a name of 1 to %(max)d characters.") % {"max": NAME_MAX_LENGTH}]
+        fields["name"] = [
+            gettext("Give the key a name of 1 to %(max)d characters.") % {"max": NAME_MAX_LENGTH}
+        ]
     wanted = list(wanted)
     unknown = sorted(set(wanted) - set(registry.SCOPES))
     if unknown:

@@ -522,7 +522,10 @@ AUDIT_SEAL_LAG_SECONDS = env.int("AUDIT_SEAL_LAG_SECONDS", default=10)
 AUDIT_SEAL_EVERY_MINUTES = env.int("AUDIT_SEAL_EVERY_MINUTES", default=1)
 CONSOLE_PAGE_SIZE = env.int("CONSOLE_PAGE_SIZE", default=25)
 # The console in the staff member's profile language (after AuthenticationMiddleware; docs/i18n.md).
-MIDDLEWARE += ["console.middleware.ConsoleLanguageMiddleware", "console.middleware.ConsoleSecurityHeadersMiddleware"]
+MIDDLEWARE += [
+    "console.middleware.ConsoleLanguageMiddleware",
+    "console.middleware.ConsoleSecurityHeadersMiddleware",
+]
 # --- Outbound webhooks (integrations/, docs/integration.md) ----------------------------------------------
 # URLs resolving to loopback, private, link-local or other non-public addresses are refused unless this is
 # set (SSRF); set it only when the receivers live in your own private network.

@@ -77,7 +77,9 @@ def _provider(name: str) -> Provider:
 
 def _required(**fields: str | None) -> None:
     missing = {
-        name: [gettext("This field is required for this provider.")] for name, value in fields.items() if not value
+        name: [gettext("This field is required for this provider.")]
+        for name, value in fields.items()
+        if not value
     }
     if missing:
         raise errors.ValidationFailed(missing)

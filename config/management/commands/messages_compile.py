@@ -22,7 +22,9 @@ def problems(po: Any) -> list[str]:
 
 
 class Command(BaseCommand):
-    help = "Compile locale/*/LC_MESSAGES/django.po into django.mo (pure Python; refuses incomplete catalogues)."
+    help = (
+        "Compile locale/*/LC_MESSAGES/django.po into django.mo (pure Python; refuses incomplete catalogues)."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -32,7 +34,9 @@ class Command(BaseCommand):
         for base in settings.LOCALE_PATHS:
             for po_path in sorted(Path(base).glob("*/LC_MESSAGES/django.po")):
                 po = polib.pofile(str(po_path), wrapwidth=0)
-                po.metadata_is_fuzzy = False  # the header is filled in; a fuzzy header would drop Plural-Forms
+                po.metadata_is_fuzzy = (
+                    False  # the header is filled in; a fuzzy header would drop Plural-Forms
+                )
                 if found := problems(po):
                     raise CommandError(f"{po_path}: " + "; ".join(found[:10]))
                 po.save(str(po_path))
