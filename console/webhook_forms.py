@@ -33,7 +33,7 @@ class EndpointForm(forms.Form):
             for message in messages:
                 self.add_error(name if name in self.fields else None, message)
         if not fields:
-            self.add_error(None, exc.message)
+            self.add_error(None, str(exc.message))
 
 
 class RotateForm(forms.Form):

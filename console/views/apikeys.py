@@ -91,7 +91,7 @@ def _create(request: StaffRequest) -> HttpResponse:
             expires_at=timezone.now() + timedelta(days=data["expires_in_days"]),
         )
     except DomainError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, str(exc.message))
         return _keys(request, _context(request, form=form), status=exc.status)
     return _keys(request, _context(request, created=created), status=201)
 

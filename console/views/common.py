@@ -54,7 +54,7 @@ def run_action(
     try:
         messages.success(request, action())
     except DomainError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, str(exc.message))
         status = exc.status
     if request.htmx:
         return partial(status)

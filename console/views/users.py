@@ -265,7 +265,7 @@ def consent_history(request: StaffRequest, user_id: uuid.UUID) -> HttpResponse:
             history = gdpr_services.consent_history_disclose(user=user, actor=request.user, reason=reason)
             status = 200
         except DomainError as exc:
-            messages.error(request, exc.message)
+            messages.error(request, str(exc.message))
             status = exc.status
     context = _detail_context(request, user, consent_history=history, consents_alone=bool(request.htmx))
     template = f"{DETAIL}#consents" if request.htmx else DETAIL
