@@ -41,7 +41,10 @@ def has_nul(value: Any) -> bool:
 class StrictJsonParser(Parser):
     def parse_body(self, request: HttpRequest) -> Any:
         # Ninja turns any exception here into HttpError(400); config/api.py keeps our message.
-        data = json.loads(request.body)
+        try:
+            data = json.loads(request.body)
+        except ValueError as exc:  # malformed JSON, or not UTF-8: our message, in the request's language
+            raise BodyNotAccepted(_("The request body is not valid JSON.")) from exc
         if not isinstance(data, dict):
             raise BodyNotAccepted(_("The request body must be a JSON object."))
         if has_nul(data):

@@ -66,10 +66,11 @@ def test_a_profile_field_message_in_german(api, tokens):
     [
         ("get", "/no-such-path", 404, "not_found", "Nicht gefunden."),
         ("post", "/auth/token", 400, "bad_request", "Der Anfrageinhalt muss ein JSON-Objekt sein."),
+        ("post", "/auth/register", 400, "bad_request", "Der Anfrageinhalt ist kein gültiges JSON."),
     ],
 )
 def test_generic_errors_in_german(api, method, path, status, code, german):
-    body = [1, 2] if method == "post" else None
+    body = {"/auth/token": [1, 2], "/auth/register": '{"email": '}.get(path)
     r = api.call(method, path, body, headers=DE)
     assert assert_error(r, status, code)["message"] == german
 
