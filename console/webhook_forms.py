@@ -20,7 +20,7 @@ def event_type_choices() -> list[tuple[str, str]]:
 
 class EndpointForm(forms.Form):
     url = forms.CharField(label=_("URL"), max_length=2000, strip=True)
-    description = forms.CharField(required=False, max_length=200, strip=True)
+    description = forms.CharField(label=_("Description"), required=False, max_length=200, strip=True)
     event_types = forms.MultipleChoiceField(
         label=_("Event types"), choices=event_type_choices, widget=forms.CheckboxSelectMultiple
     )
