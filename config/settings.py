@@ -67,6 +67,8 @@ MIDDLEWARE = [
     "config.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Activates the language of Accept-Language (API error messages; the console before sign-in).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -299,7 +301,10 @@ SILENCED_SYSTEM_CHECKS += ["security.W021"]
 # --- Audit ----------------------------------------------------------------------------------------------
 AUDIT_HMAC_KEY = env.str("AUDIT_HMAC_KEY", default=SECRET_KEY)
 
-LANGUAGE_CODE = "en-us"
+# Languages shipped (docs/i18n.md): English is the default and the fallback; the catalogues live in locale/.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -519,7 +524,12 @@ CONSOLE_PAGE_SIZE = env.int("CONSOLE_PAGE_SIZE", default=25)
 # Staff pass a second factor at the console's login; one without any is walked through TOTP enrollment before
 # any other console or admin page (docs/console.md, "Second factor"). Off by default only with DEBUG.
 CONSOLE_REQUIRE_MFA = env.bool("CONSOLE_REQUIRE_MFA", default=not DEBUG)
-MIDDLEWARE += ["console.middleware.ConsoleSecurityHeadersMiddleware", "console.middleware.StaffMfaMiddleware"]
+# The console in the staff member's profile language (after AuthenticationMiddleware; docs/i18n.md).
+MIDDLEWARE += [
+    "console.middleware.ConsoleLanguageMiddleware",
+    "console.middleware.ConsoleSecurityHeadersMiddleware",
+    "console.middleware.StaffMfaMiddleware",
+]
 # --- Outbound webhooks (integrations/, docs/integration.md) ----------------------------------------------
 # URLs resolving to loopback, private, link-local or other non-public addresses are refused unless this is
 # set (SSRF); set it only when the receivers live in your own private network.
