@@ -126,7 +126,6 @@ def email_resend(request: HttpRequest, payload: schemas.ResendIn) -> Status[dict
         **errors(
             account_errors.InvalidCredentials,
             account_errors.EmailNotVerified,
-            account_errors.AccountInactive,
             422,
             429,
             account_errors.AccountLocked,

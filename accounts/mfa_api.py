@@ -91,7 +91,6 @@ def passkey_options(request: HttpRequest) -> services.PasskeyChallenge:
             account_errors.InvalidCredentials("This passkey was not accepted."),
             account_errors.ChallengeInvalid,
             account_errors.EmailNotVerified,
-            account_errors.AccountInactive,
             422,
             429,
         ),

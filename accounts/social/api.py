@@ -48,7 +48,6 @@ def _credentials(payload: schemas.SocialCredentialsIn) -> Credentials:
             account_errors.InvalidProviderToken,
             account_errors.ProviderEmailMissing,
             account_errors.AccountInactive,
-            account_errors.EmailNotVerified,
             account_errors.UnknownProvider,
             account_errors.EmailConflict,
             422,
