@@ -180,7 +180,7 @@ def token_verify(request: HttpRequest, payload: schemas.TokenVerifyIn) -> dict[s
     "/logout",
     operation_id="auth_logout",
     summary="End the current session",
-    description="Revokes the session of the access token used; its refresh token stops working at once. Side effect: the audit event `auth.logout`.",
+    description="Revokes the session of the access token used; its refresh token stops working at once. Side effect: the audit event `session.revoked` (reason `logout`).",
     auth=session_auth,
     response={204: None, **errors(401)},
 )
