@@ -27,6 +27,12 @@ class ApiKeyRevoked(AdminApiError):
     message = _("The API key has been revoked, or its owner is no longer an active superuser.")
 
 
+class UserNotFound(AdminApiError):
+    status = 404
+    code = "not_found"
+    message = "No such user."
+
+
 class InsufficientScope(AdminApiError):
     status = 403
     code = "insufficient_scope"
