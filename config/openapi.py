@@ -189,7 +189,7 @@ def _may_be_throttled(operation: Operation) -> bool:
 # What the generic handlers (config/api.py, config/parsing.py) answer for each generic code: message and
 # details of the examples. tests/contract/test_error_contract.py provokes them and compares.
 GENERIC_ANSWERS: dict[str, tuple[str, dict[str, Any]]] = {
-    "bad_request": ("Cannot parse request body", {}),
+    "bad_request": ("The request body is not valid JSON.", {}),
     "not_authenticated": ("Authentication credentials were not provided.", {}),
     "forbidden": ("You do not have permission to perform this action.", {}),
     "not_found": ("Not found.", {}),
