@@ -181,3 +181,35 @@ def test_mfa_reset_by_permitted_staff_and_refused_without_permission(live_server
     page.screenshot(path=str(ARTIFACTS / "24-mfa-reset.png"), full_page=True)
     assert User.objects.get(pk=target.pk).mfa_methods == []
     assert problems == [], problems
+
+
+def test_the_passkey_buttons_own_texts_are_in_the_pages_language(live_server, browser, settings):  # noqa: F811
+    """passkey.js reads its texts from the page: a German browser whose passkey ceremony is refused (no passkey
+    of this site on the authenticator) sees the German message."""
+    base = live_server.url
+    settings.MFA_WEBAUTHN_RP_ID = "localhost"
+    settings.MFA_WEBAUTHN_ORIGINS = [base]
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="de-DE")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
+    page.goto(f"{base}/console/login/")
+    expect(page.locator("#passkey-button")).to_have_text("Mit einem Passkey anmelden")
+    page.click("#passkey-button")
+    expect(page.locator("#passkey-error")).to_have_text("Die Anmeldung mit dem Passkey wurde abgebrochen.")
+    expect(page.locator("#passkey-button")).to_be_enabled()
+    context.close()
