@@ -35,13 +35,12 @@ def complete(request: HttpRequest, user: User, *, amr: Sequence[str]) -> None:
     auth.login(request, user, backend=BACKEND)
     request.session[AMR] = list(amr)
     request.session[AUTHENTICATED_AT] = timezone.now().isoformat()
-    # From here on the console speaks their language, the rest of this request included (its flash message).
-    language_activate(request, user)
 
 
 def language_activate(request: HttpRequest, user: User) -> None:
-    """The staff member's profile locale, when they have one, for this request (ConsoleLanguageMiddleware
-    calls it on every request of a signed-in staff member). docs/i18n.md."""
+    """The staff member's profile locale, when they have one, for this request: ConsoleLanguageMiddleware
+    calls it on every request of a signed-in staff member, and the login's second step once it passed, for
+    its flash message. docs/i18n.md."""
     tag = account_selectors.user_locale(user.pk)
     if tag:
         language = i18n.language_for(tag)

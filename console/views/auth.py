@@ -94,6 +94,8 @@ def login_mfa(request: HttpRequest) -> HttpResponseBase:
         else:
             signin.complete(request, passed.user, amr=passed.amr)
             if passed.factor.recovery_codes_left is not None:
+                # Said in the language of the console pages that follow, the profile's.
+                signin.language_activate(request, passed.user)
                 left = passed.factor.recovery_codes_left
                 messages.warning(
                     request,
