@@ -112,11 +112,11 @@ def parse_uuid(value: str) -> uuid.UUID | None:
 
 
 class LoginForm(forms.Form):
-    username = forms.CharField(label="E-mail or username", max_length=254)
-    password = forms.CharField(label="Password", strip=False, max_length=4096, widget=forms.PasswordInput)
+    username = forms.CharField(label=_("E-mail or username"), max_length=254)
+    password = forms.CharField(label=_("Password"), strip=False, max_length=4096, widget=forms.PasswordInput)
 
 
 class CodeForm(forms.Form):
     """A 6-digit authenticator-app code, or a recovery code (case, spaces and dashes do not matter)."""
 
-    code = forms.CharField(label="Code", max_length=64, strip=True)
+    code = forms.CharField(label=_("Code"), max_length=64, strip=True)

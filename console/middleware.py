@@ -12,13 +12,10 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import Resolver404, resolve, reverse
-from django.utils import translation
 from django.utils.cache import add_never_cache_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from accounts import selectors as account_selectors
 from console import signin
-from core import i18n
 
 PREFIX = "/console/"
 
@@ -68,11 +65,7 @@ class ConsoleLanguageMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         if request.path.startswith(PREFIX) and user is not None and user.is_authenticated:
-            tag = account_selectors.user_locale(user.pk)
-            if tag:
-                language = i18n.language_for(tag)
-                translation.activate(language)
-                request.LANGUAGE_CODE = language
+            signin.language_activate(request, user)
         return self.get_response(request)
 
 

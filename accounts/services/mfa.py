@@ -578,12 +578,12 @@ def mfa_reset(*, actor: User, user: User, reason: str) -> dict[str, int]:
     and the rank rule (staff.MFA_RESET); the reason is required and audited (`mfa.reset`)."""
     reason = reason.strip()
     if not reason:
-        raise errors.ValidationFailed({"reason": ["Say why the second factors are reset."]})
+        raise errors.ValidationFailed({"reason": [gettext("Say why the second factors are reset.")]})
     staff.staff_action_authorize(actor=actor, target=user, action=staff.MFA_RESET)
     with transaction.atomic():
         _user_lock(user)
         if not Authenticator.objects.filter(user=user).exists():
-            raise errors.MfaNotEnabled("This account has no second factor to reset.")
+            raise errors.MfaNotEnabled(gettext("This account has no second factor to reset."))
         methods = list(User.objects.filter(pk=user.pk).values_list("mfa_methods", flat=True).first() or [])
         authenticators, _ = Authenticator.objects.filter(user=user).delete()
         challenges, _ = MfaChallenge.objects.filter(user=user).delete()

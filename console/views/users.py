@@ -231,7 +231,9 @@ def mfa_reset(request: StaffRequest, user_id: uuid.UUID) -> HttpResponse:
 
     def action() -> str:
         account_services.mfa_reset(actor=request.user, user=user, reason=reason)
-        return "Every second factor and recovery code of this user is removed; the owner has been told."
+        return gettext(
+            "Every second factor and recovery code of this user is removed; the owner has been told."
+        )
 
     return _user_action(request, user, action)
 

@@ -86,6 +86,11 @@ MAILS: dict[str, tuple[dict[str, Any], str, str]] = {
         "Two-factor authentication is on for your Custodian account",
         "Die Zwei-Faktor-Authentifizierung für Ihr Custodian-Konto ist eingeschaltet",
     ),
+    "mfa_reset": (
+        {"first_name": "Ada", "when": WHEN, "link": LINK},
+        "Two-factor authentication was reset on your Custodian account",
+        "Die Zwei-Faktor-Authentifizierung Ihres Custodian-Kontos wurde zurückgesetzt",
+    ),
     "new_sign_in": (
         {"first_name": "Ada", "when": WHEN, "ip": "203.0.113.9", "user_agent": "Tablet/3", "link": LINK},
         "New sign-in to your account",
