@@ -202,9 +202,13 @@ def main() -> None:
 
     from accounts.models import User
 
+    # A superuser: holds every console permission (the search needs accounts.view_user).
     staff = User.objects.filter(email="bench-staff@example.com").first() or User.objects.create_user(
-        email="bench-staff@example.com", password="bench-password-1", is_staff=True
+        email="bench-staff@example.com", password="bench-password-1", is_staff=True, is_superuser=True
     )
+    if not staff.is_superuser:
+        User.objects.filter(pk=staff.pk).update(is_superuser=True)
+        staff.refresh_from_db()
     client = Client()
     client.force_login(staff)
     headers = {"HX-Request": "true", "HX-Target": "results"}

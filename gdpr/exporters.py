@@ -15,16 +15,14 @@ import json
 import posixpath
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import IO, Any
 
 from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connections
-from django.db.models import Case, CharField, F, GenericIPAddressField, TextField, Value, When
-from django.db.models.functions import Cast
+from django.db import NotSupportedError
+from django.db.models import Case, CharField, F, Func, GenericIPAddressField, TextField, Value, When
 from django.db.models.sql.constants import MULTI
 from django.utils.module_loading import import_string
 
@@ -122,7 +120,9 @@ _decode = json.JSONDecoder().raw_decode
 # types): the C encoder json.dumps builds per call, built once.
 _c_encoder = json.encoder.c_make_encoder
 _make_sorted = (
-    _c_encoder(None, None, _encode_str, None, ": ", ", ", True, False, True) if _c_encoder is not None else None
+    _c_encoder(None, None, _encode_str, None, ": ", ", ", True, False, True)
+    if _c_encoder is not None
+    else None
 )
 _encode_sorted_py = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
 
@@ -134,21 +134,31 @@ def _json_details(stored: Any) -> str:
     return "".join(_make_sorted(value, 0)) if _make_sorted is not None else _encode_sorted_py(value)
 
 
-def _json_datetime(value: datetime | str) -> str:
-    """What DjangoJSONEncoder writes for an aware UTC datetime (ISO 8601, milliseconds, `Z`), from what the
-    driver returns: an aware datetime on PostgreSQL, a naive UTC datetime or the stored UTC text
-    `YYYY-MM-DD HH:MM:SS[.ffffff]` on SQLite."""
-    if isinstance(value, str):
-        if len(value) in (19, 26) and value[10] == " ":
-            return f"{value[:10]}T{value[11:23]}Z"
-        parsed = datetime.fromisoformat(value)
-        value = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    text = value.isoformat()
-    if value.microsecond:
-        text = text[:23] + text[26:]
-    if value.tzinfo is None:  # SQLite's adapter hands back the stored UTC time without a zone
-        return text + "Z"
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
+class JsonTimestamp(Func):
+    """A timestamp column as the text DjangoJSONEncoder writes for it (UTC, ISO 8601, milliseconds when
+    the time has a fraction of a second, `Z`), formatted by the database: neither driver then builds a
+    datetime per row (psycopg's timestamp loader is Python code without its C extension)."""
+
+    output_field = TextField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        column, params = compiler.compile(self.source_expressions[0])
+        utc = f"({column} AT TIME ZONE 'UTC')"
+        sql = (
+            f"CASE WHEN date_trunc('second', {column}) = {column} "
+            f"""THEN to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') """
+            f"""ELSE to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') END"""
+        )
+        return sql, [*params, *params, *params, *params]
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        # Stored as the UTC text 'YYYY-MM-DD HH:MM:SS[.ffffff]'.
+        column, params = compiler.compile(self.source_expressions[0])
+        sql = f"substr({column}, 1, 10) || 'T' || substr({column}, 12, CASE WHEN length({column}) > 19 THEN 12 ELSE 8 END) || 'Z'"
+        return sql, [*params, *params, *params]
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
+        raise NotSupportedError(f"JsonTimestamp is not implemented on {connection.vendor}")
 
 
 def raw_chunks(queryset: Any, chunk_size: int, *, expect: Sequence[str]) -> Iterator[list[tuple[Any, ...]]]:
@@ -302,18 +312,20 @@ class AuditEventsExporter(Exporter):
 
     def _rows(self, queryset: Any, viewer_id: Any) -> Any:
         hidden = audit_selectors.event_origin_hidden_q(viewer_id=viewer_id)
-        if connections[queryset.db].vendor == "sqlite":
-            # The stored text as it is: SQLite's driver would parse every value into a datetime first.
-            queryset = queryset.annotate(export_created_at=Cast("created_at", TextField()))
-        else:
-            queryset = queryset.annotate(export_created_at=F("created_at"))
         return (
             queryset.annotate(
+                export_created_at=JsonTimestamp("created_at"),
                 export_actor=Case(
-                    When(actor_id=viewer_id, then=Value("you")), default=F("actor_type"), output_field=CharField()
+                    When(actor_id=viewer_id, then=Value("you")),
+                    default=F("actor_type"),
+                    output_field=CharField(),
                 ),
-                export_ip=Case(When(hidden, then=Value(None)), default=F("ip"), output_field=GenericIPAddressField()),
-                export_user_agent=Case(When(hidden, then=Value("")), default=F("user_agent"), output_field=CharField()),
+                export_ip=Case(
+                    When(hidden, then=Value(None)), default=F("ip"), output_field=GenericIPAddressField()
+                ),
+                export_user_agent=Case(
+                    When(hidden, then=Value("")), default=F("user_agent"), output_field=CharField()
+                ),
             )
             .order_by("id")
             .values_list(*self.fields, *self.annotations)
@@ -323,9 +335,11 @@ class AuditEventsExporter(Exporter):
         streams = [self._rows(qs, ctx.user.pk) for qs in self._streams(ctx.user)]
 
         def write(out: IO[bytes]) -> int:
-            line, enc, details_json, when = self.line, _encode_str, _json_details, _json_datetime
+            line, enc, details_json = self.line, _encode_str, _json_details
             count = 0
-            chunks = [raw_chunks(qs, ctx.chunk_size, expect=(*self.fields, *self.annotations)) for qs in streams]
+            chunks = [
+                raw_chunks(qs, ctx.chunk_size, expect=(*self.fields, *self.annotations)) for qs in streams
+            ]
             for chunk in merge_chunks_by_first(*chunks):
                 text = "\n".join(
                     [
@@ -334,7 +348,7 @@ class AuditEventsExporter(Exporter):
                             enc(action),
                             enc(actor),
                             enc(actor_type),
-                            when(created_at),
+                            created_at,
                             details_json(details),
                             pk,
                             "null" if ip is None else enc(ip),
