@@ -184,7 +184,7 @@ def test_probed_and_walked_searches_give_the_same_pages(
     settings.CONSOLE_PAGE_SIZE = 3
     for query in ("walker", "ker wal", "wal"):
         found = search.user_search(query=query)
-        assert isinstance(found, selectors.CommonMatch) is (probe_rows == 2), query
+        assert isinstance(found, search.CommonMatch) is (probe_rows == 2), query
         seen: list[str] = []
         for number in (1, 2, 3):
             seen += emails(
