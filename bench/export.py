@@ -49,7 +49,16 @@ def seed(rows: int) -> None:
     call_command("flush", interactive=False, verbosity=0)
     user = User.objects.create_user(email="bench@example.com", password=None, first_name="Bench")
     other = User.objects.create_user(email="other@example.com", password=None, first_name="Other")
-    fields = ["created_at", "actor_type", "actor_id", "subject_id", "action", "ip", "user_agent", "request_id"]
+    fields = [
+        "created_at",
+        "actor_type",
+        "actor_id",
+        "subject_id",
+        "action",
+        "ip",
+        "user_agent",
+        "request_id",
+    ]
     fields += ["details", "row_hash", "redaction_hash", "prev_hash", "hash"]
     prep = {f: AuditEvent._meta.get_field(f) for f in fields}
 
@@ -57,7 +66,9 @@ def seed(rows: int) -> None:
         return prep[field].get_db_prep_save(value, connection)
 
     start = timezone.now() - timedelta(days=365)
-    fixed = {f: db(f, v) for f, v in [("actor_type", "user"), ("action", "auth.login"), ("ip", "203.0.113.7")]}
+    fixed = {
+        f: db(f, v) for f, v in [("actor_type", "user"), ("action", "auth.login"), ("ip", "203.0.113.7")]
+    }
     fixed |= {"user_agent": "Mozilla/5.0 (X11; Linux x86_64) bench", "row_hash": "", "redaction_hash": ""}
     fixed |= {"prev_hash": "", "hash": ""}
     me, them = db("actor_id", user.pk), db("subject_id", other.pk)
@@ -132,7 +143,10 @@ def run(sizes: list[int], levels: list[int]) -> int:
                 [*me, "--seed", str(rows)], env=env, check=True, capture_output=True, text=True
             ).stdout.split()[-1]
             seeded = time.perf_counter() - t0
-            print(f"{rows:>9} audit events seeded in {seeded:.1f} s ({env['DATABASE_URL'].split(':')[0]})", flush=True)
+            print(
+                f"{rows:>9} audit events seeded in {seeded:.1f} s ({env['DATABASE_URL'].split(':')[0]})",
+                flush=True,
+            )
             for level in levels:
                 out = subprocess.run(
                     [*me, "--export", user_id],
@@ -145,7 +159,9 @@ def run(sizes: list[int], levels: list[int]) -> int:
                 result["rows_per_second"] = rows / result["seconds"]
                 results.append(result)
                 print(_line(result), flush=True)
-    print(f"\n{'rows':>9} {'level':>5} {'seconds':>8} {'rows/s':>9} {'peak RSS MiB':>12} {'ZIP MB':>7}  loadavg")
+    print(
+        f"\n{'rows':>9} {'level':>5} {'seconds':>8} {'rows/s':>9} {'peak RSS MiB':>12} {'ZIP MB':>7}  loadavg"
+    )
     for result in results:
         print(_line(result))
     first = [r for r in results if r["level"] == levels[0]]

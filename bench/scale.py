@@ -37,7 +37,7 @@ os.environ.setdefault("DATABASE_TEST_NAME", "bench_scale")
 # One client refreshes hundreds of times a minute: the per-IP limits would answer 429.
 os.environ.setdefault("RATE_LIMIT_ENABLED", "false")
 
-import django
+import django  # noqa: E402
 
 django.setup()
 logging.disable(logging.INFO)  # the access log line of every request
@@ -59,7 +59,7 @@ def pct(values: list[float], p: float) -> float:
 
 def count(table: str) -> int:
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 (a fixed table name)
+        cursor.execute(f"SELECT count(*) FROM {table}")  # a fixed table name
         return int(cursor.fetchone()[0])
 
 
@@ -131,7 +131,9 @@ def sessions_bench(sizes: list[int], requests: int) -> list[str]:
         refresh, token = [], spare.refresh
         for i in range(requests + 20):
             started = time.perf_counter()
-            response = client.post("/api/v1/auth/token/refresh", {"refresh": token}, content_type="application/json")
+            response = client.post(
+                "/api/v1/auth/token/refresh", {"refresh": token}, content_type="application/json"
+            )
             if i >= 20:
                 refresh.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 200, response.content
@@ -195,8 +197,12 @@ def events_fill(total: int) -> float:
                 )
                 event.row_hash = row_hash(event)
                 copy.write_row(
-                    [*(getattr(event, c) for c in AUDIT_COLUMNS[:8]), json.dumps(event.details), event.row_hash]
-                    + ["", "", ""]
+                    [
+                        *(getattr(event, c) for c in AUDIT_COLUMNS[:8]),
+                        json.dumps(event.details),
+                        event.row_hash,
+                        *("", "", ""),
+                    ]
                 )
     with connection.cursor() as cursor:
         cursor.execute(f"VACUUM ANALYZE {AuditEvent._meta.db_table}")
@@ -240,7 +246,11 @@ def subprocess_bench(script: str, args: list[str], database: str) -> list[str]:
                 cursor.execute(f'CREATE DATABASE "{database}"')
         env["DATABASE_URL"] = f"{server.rsplit('/', 1)[0]}/{database}"
     out = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / script), *args], env=env, capture_output=True, text=True, check=False
+        [sys.executable, str(ROOT / "bench" / script), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if out.returncode not in (0, 1):
         print(out.stdout, out.stderr)
@@ -248,7 +258,9 @@ def subprocess_bench(script: str, args: list[str], database: str) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sessions", type=int, nargs="*", default=[10_000, 1_000_000])
     parser.add_argument("--events", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument("--requests", type=int, default=300)

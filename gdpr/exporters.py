@@ -118,7 +118,7 @@ _encode_str = json.encoder.encode_basestring  # the C encoder json.dumps(..., en
 _decode = json.JSONDecoder().raw_decode
 # json.dumps(value, ensure_ascii=False, sort_keys=True) for a value decoded from JSON (no cycles, no custom
 # types): the C encoder json.dumps builds per call, built once.
-_c_encoder = json.encoder.c_make_encoder
+_c_encoder = getattr(json.encoder, "c_make_encoder", None)
 _make_sorted = (
     _c_encoder(None, None, _encode_str, None, ": ", ", ", True, False, True)
     if _c_encoder is not None
@@ -180,9 +180,9 @@ def merge_chunks_by_first(*streams: Iterator[list[tuple[Any, ...]]]) -> Iterator
     so the cost per row stays flat."""
     heads: list[tuple[list[tuple[Any, ...]], Iterator[list[tuple[Any, ...]]]]] = []
     for stream in streams:
-        chunk = next(stream, None)
-        if chunk:
-            heads.append((chunk, stream))
+        first = next(stream, [])
+        if first:
+            heads.append((first, stream))
     while heads:
         if len(heads) == 1:
             yield heads[0][0]
@@ -195,7 +195,7 @@ def merge_chunks_by_first(*streams: Iterator[list[tuple[Any, ...]]]) -> Iterator
         for chunk, stream in heads:
             cut = bisect.bisect_right(chunk, limit, key=_first)
             merged.extend(chunk[:cut])
-            chunk = chunk[cut:] or next(stream, None) or []
+            chunk = chunk[cut:] or next(stream, [])
             if chunk:
                 rest.append((chunk, stream))
         merged.sort(key=_first)

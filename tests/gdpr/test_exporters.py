@@ -100,29 +100,42 @@ def test_audit_events_lines_are_byte_identical_to_the_reference_encoding(
     base = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
     shapes = [
         dict(actor_type="user", actor_id=user.pk, subject_id=user.pk, created_at=base, ip="203.0.113.7"),
-        dict(actor_type="staff", actor_id=approver.pk, subject_id=user.pk, ip="2001:db8::1", user_agent="Staff UA"),
+        dict(
+            actor_type="staff",
+            actor_id=approver.pk,
+            subject_id=user.pk,
+            ip="2001:db8::1",
+            user_agent="Staff UA",
+        ),
         dict(actor_type="staff", actor_id=user.pk, subject_id=other.pk, ip="198.51.100.1", user_agent="Own"),
         dict(actor_type="api_key", actor_id=uuid.uuid4(), subject_id=user.pk, ip="192.0.2.9", user_agent="k"),
         dict(actor_type="system", actor_id=None, subject_id=user.pk, ip=None),
         dict(actor_type="staff", actor_id=None, subject_id=user.pk, ip="192.0.2.1", user_agent="nobody"),
-        dict(actor_type="user", actor_id=user.pk, subject_id=other.pk, created_at=base.replace(microsecond=400)),
+        dict(
+            actor_type="user", actor_id=user.pk, subject_id=other.pk, created_at=base.replace(microsecond=400)
+        ),
         dict(actor_type="user", actor_id=other.pk, subject_id=other.pk),  # not the user's
     ]
     details = [
-        {"z": 1, "a": {"y": [1, 2.5, None, True], "b": "é\u2028\"q\"\n"}},
+        {"z": 1, "a": {"y": [1, 2.5, None, True], "b": 'é\u2028"q"\n'}},
         {"emoji": "😀", "path": "a\\b", "n": -3},
         {},
     ]
     for i in range(3):
         for j, shape in enumerate(shapes):
-            fields = {"created_at": base.replace(microsecond=123456 + i), "user_agent": "Mozilla/5.0 «ü»"} | shape
+            fields = {
+                "created_at": base.replace(microsecond=123456 + i),
+                "user_agent": "Mozilla/5.0 «ü»",
+            } | shape
             AuditEvent.objects.create(
                 action=f"test.shape_{j}", request_id=f"r{i}{j}", details=details[(i + j) % 3], **fields
             )
     _, files = _download(api, tokens)
     lines = files["audit_events.jsonl"].splitlines()
     last_id = json.loads(lines[-1])["id"]  # events recorded after the build (export ready) are not in it
-    mine = AuditEvent.objects.filter(Q(subject_id=user.pk) | Q(actor_id=user.pk), id__lte=last_id).order_by("id")
+    mine = AuditEvent.objects.filter(Q(subject_id=user.pk) | Q(actor_id=user.pk), id__lte=last_id).order_by(
+        "id"
+    )
     assert len(lines) > 3 * 7
     assert lines == [_reference_line(e, user.pk) for e in mine]
     assert b"test.shape_7" not in files["audit_events.jsonl"]
