@@ -115,23 +115,16 @@ def write_csv(
 # --- bulk reads -----------------------------------------------------------------------------------------
 
 _encode_str = json.encoder.encode_basestring  # the C encoder json.dumps(..., ensure_ascii=False) uses for str
-_decode = json.JSONDecoder().raw_decode
-# json.dumps(value, ensure_ascii=False, sort_keys=True) for a value decoded from JSON (no cycles, no custom
-# types): the C encoder json.dumps builds per call, built once.
+_decode = json.JSONDecoder().raw_decode  # the C scanner, without json.loads' whitespace checks
 _c_encoder = getattr(json.encoder, "c_make_encoder", None)
-_make_sorted = (
+_encode_sorted_py = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
+# json.dumps(value, ensure_ascii=False, sort_keys=True), in pieces to join, for a value decoded from JSON (no
+# cycles, no custom types): the C encoder json.dumps builds on every call, built once.
+_sorted_pieces: Callable[[Any, int], Sequence[str]] = (
     _c_encoder(None, None, _encode_str, None, ": ", ", ", True, False, True)
     if _c_encoder is not None
-    else None
+    else lambda value, _level: [_encode_sorted_py(value)]
 )
-_encode_sorted_py = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
-
-
-def _json_details(stored: Any) -> str:
-    """A JSON column as json.dumps(value, ensure_ascii=False, sort_keys=True) writes its value; the drivers
-    hand it over as text (Django keeps PostgreSQL's jsonb as text)."""
-    value = _decode(stored)[0] if isinstance(stored, str) else stored
-    return "".join(_make_sorted(value, 0)) if _make_sorted is not None else _encode_sorted_py(value)
 
 
 class JsonTimestamp(Func):
@@ -335,7 +328,7 @@ class AuditEventsExporter(Exporter):
         streams = [self._rows(qs, ctx.user.pk) for qs in self._streams(ctx.user)]
 
         def write(out: IO[bytes]) -> int:
-            line, enc, details_json = self.line, _encode_str, _json_details
+            line, enc, decode, pieces = self.line, _encode_str, _decode, _sorted_pieces
             count = 0
             chunks = [
                 raw_chunks(qs, ctx.chunk_size, expect=(*self.fields, *self.annotations)) for qs in streams
@@ -349,7 +342,8 @@ class AuditEventsExporter(Exporter):
                             enc(actor),
                             enc(actor_type),
                             created_at,
-                            details_json(details),
+                            # details: a JSON column, which both drivers hand over as text
+                            "".join(pieces(decode(details)[0], 0)),
                             pk,
                             "null" if ip is None else enc(ip),
                             enc(request_id),
