@@ -22,7 +22,8 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import NotSupportedError
-from django.db.models import Case, CharField, F, Func, GenericIPAddressField, TextField, Value, When
+from django.db.models import Case, CharField, F, Func, TextField, Value, When
+from django.db.models.functions import Cast
 from django.db.models.sql.constants import MULTI
 from django.utils.module_loading import import_string
 
@@ -125,6 +126,19 @@ _sorted_pieces: Callable[[Any, int], Sequence[str]] = (
     if _c_encoder is not None
     else lambda value, _level: [_encode_sorted_py(value)]
 )
+
+
+class HostText(Func):
+    """An IP address column as text without a netmask (PostgreSQL's inet cast to text would add "/32")."""
+
+    output_field = TextField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        column, params = compiler.compile(self.source_expressions[0])
+        return f"host({column})", params
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
+        return compiler.compile(self.source_expressions[0])  # SQLite stores the text
 
 
 class JsonTimestamp(Func):
@@ -287,8 +301,8 @@ class AuditEventsExporter(Exporter):
     C-level JSON encoders into exactly what `json.dumps(event, cls=DjangoJSONEncoder, ensure_ascii=False,
     sort_keys=True)` would write for the event dict."""
 
-    fields = ("id", "action", "actor_type", "request_id", "details")
-    annotations = ("export_created_at", "export_actor", "export_ip", "export_user_agent")
+    fields = ("id", "action", "actor_type", "request_id")
+    annotations = ("export_details", "export_created_at", "export_actor", "export_ip", "export_user_agent")
     line = (
         '{"action": %s, "actor": %s, "actor_type": %s, "created_at": "%s", "details": %s, "id": %d, '
         '"ip": %s, "request_id": %s, "user_agent": %s}'
@@ -307,6 +321,8 @@ class AuditEventsExporter(Exporter):
         hidden = audit_selectors.event_origin_hidden_q(viewer_id=viewer_id)
         return (
             queryset.annotate(
+                # As text: what Django registers for jsonb and inet with psycopg are Python loaders.
+                export_details=Cast("details", TextField()),
                 export_created_at=JsonTimestamp("created_at"),
                 export_actor=Case(
                     When(actor_id=viewer_id, then=Value("you")),
@@ -314,7 +330,7 @@ class AuditEventsExporter(Exporter):
                     output_field=CharField(),
                 ),
                 export_ip=Case(
-                    When(hidden, then=Value(None)), default=F("ip"), output_field=GenericIPAddressField()
+                    When(hidden, then=Value(None)), default=HostText("ip"), output_field=TextField()
                 ),
                 export_user_agent=Case(
                     When(hidden, then=Value("")), default=F("user_agent"), output_field=CharField()
