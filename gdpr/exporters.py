@@ -144,7 +144,7 @@ class HostText(Func):
 class JsonTimestamp(Func):
     """A timestamp column as the text DjangoJSONEncoder writes for it (UTC, ISO 8601, milliseconds when
     the time has a fraction of a second, `Z`), formatted by the database: neither driver then builds a
-    datetime per row (psycopg's timestamp loader is Python code without its C extension)."""
+    datetime per row (the timestamptz loader Django registers with psycopg is Python code)."""
 
     output_field = TextField()
 
@@ -183,8 +183,8 @@ def raw_chunks(queryset: Any, chunk_size: int, *, expect: Sequence[str]) -> Iter
 
 def merge_chunks_by_first(*streams: Iterator[list[tuple[Any, ...]]]) -> Iterator[list[tuple[Any, ...]]]:
     """Merge streams of row chunks, each ordered by its unique first column, into one ordered stream of
-    chunks. Chunks that do not overlap pass through whole; overlapping parts are merged by C-level sorting,
-    so the cost per row stays flat."""
+    chunks: the rows of every stream up to the smallest chunk end are merged with one C-level sort, and once a
+    single stream is left its chunks pass through whole, so no Python code runs per row."""
     heads: list[tuple[list[tuple[Any, ...]], Iterator[list[tuple[Any, ...]]]]] = []
     for stream in streams:
         first = next(stream, [])
