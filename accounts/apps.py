@@ -7,7 +7,11 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from accounts import checks, handlers  # noqa: F401  (register the system checks, the outbox handlers)
+        from accounts import checks, handlers, selectors  # noqa: F401  (register the system checks, the outbox handlers)
+        from core import mail
+
+        # A mail owed to a user is written in the locale of their profile (core.mail, docs/i18n.md).
+        mail.locale_resolver_set(selectors.user_locale)
 
 
 class StaffAdminConfig(admin_apps.AdminConfig):

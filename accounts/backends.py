@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
 from django.http import HttpRequest
+from django.utils.translation import gettext
 
 from accounts import errors, ratelimit, services
 from accounts.models import User
@@ -27,8 +28,8 @@ def door_of(request: HttpRequest | None) -> str:
 class LiveUserBackend(ModelBackend):
     """Login is an e-mail or a username; only live users match. At the staff doors (console, admin) only
         staff sign in, every attempt counts against the client IP's `login_ip` limit, and a success or failure
-        is audited with the door. A locked account or an IP over its limit comes out of `authenticate()` as
-        RateLimited, and a staff member with a second factor (the admin's login has no second step) as
+    is audited with the door. A locked account or an IP over its limit comes out of `authenticate()` as
+    RateLimited, and a staff member with a second factor (the admin's login has no second step) as
     SecondFactorRequired; `accounts.forms.StaffAuthenticationForm` shows either as a form error."""
 
     def authenticate(
@@ -48,7 +49,7 @@ class LiveUserBackend(ModelBackend):
         if isinstance(result, services.MfaRequired):
             # This door has no second step: the console's login has (its Django session is the admin's too).
             raise errors.SecondFactorRequired(
-                "This account has a second factor: sign in through the console, then come back."
+                gettext("This account has a second factor: sign in through the console, then come back.")
             )
         return result
 

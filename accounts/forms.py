@@ -9,6 +9,7 @@ from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import forms as auth_forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext, gettext_lazy
 
 from accounts import errors, services
 from accounts.models import User
@@ -17,16 +18,20 @@ from core.errors import RateLimited
 
 def _minutes(seconds: int) -> str:
     minutes = -(-seconds // 60)
-    return "a minute" if minutes == 1 else f"{minutes} minutes"
+    return gettext("a minute") if minutes == 1 else gettext("%(count)d minutes") % {"count": minutes}
 
 
 def refusal(exc: RateLimited) -> ValidationError:
     """A lock or a rate limit as a form error that says when to try again."""
-    retry_after = int(exc.details["retry_after"])
+    wait = _minutes(int(exc.details["retry_after"]))
     if isinstance(exc, errors.AccountLocked):
-        message = f"Too many failed attempts for this account. Try again in {_minutes(retry_after)}."
+        message = gettext("Too many failed attempts for this account. Try again in %(wait)s.") % {
+            "wait": wait
+        }
     else:
-        message = f"Too many sign-in attempts from your network. Try again in {_minutes(retry_after)}."
+        message = gettext("Too many sign-in attempts from your network. Try again in %(wait)s.") % {
+            "wait": wait
+        }
     return ValidationError(message, code=exc.code)
 
 
@@ -35,7 +40,7 @@ class StaffAuthenticationForm(auth_forms.AuthenticationForm):
     non-staff account), checked by accounts.backends through the one credential check. A locked account or
     an IP over its limit is a form error, never a 500."""
 
-    username = forms.CharField(label="E-mail or username", max_length=254)
+    username = forms.CharField(label=gettext_lazy("E-mail or username"), max_length=254)
 
     def clean(self) -> dict[str, Any]:
         try:

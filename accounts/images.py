@@ -15,6 +15,7 @@ import warnings
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils.translation import gettext
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from accounts import errors
@@ -55,10 +56,10 @@ def _identify(data: bytes) -> tuple[str, int, int]:
     except UnidentifiedImageError:
         raise errors.UnsupportedImage()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise errors.InvalidImage("The image has too many pixels.")
+        raise errors.InvalidImage(gettext("The image has too many pixels."))
     except Exception:
         # Pillow's plugins raise many exception types on hostile input; none of them may become a 500.
-        raise errors.InvalidImage("The image header is damaged.")
+        raise errors.InvalidImage(gettext("The image header is damaged."))
 
 
 def _png_end(data: bytes) -> int:
@@ -106,11 +107,11 @@ def avatar_process(data: bytes) -> Avatar:
     thumbnail. Raises UnsupportedImage (415) or InvalidImage (422)."""
     fmt, width, height = _identify(data)
     if width < 1 or height < 1 or width * height > settings.AVATAR_MAX_PIXELS:
-        raise errors.InvalidImage("The image has too many pixels.")
+        raise errors.InvalidImage(gettext("The image has too many pixels."))
     if not _container_whole(data, fmt):
-        raise errors.InvalidImage("The file carries data after the end of the image.")
+        raise errors.InvalidImage(gettext("The file carries data after the end of the image."))
     if any(marker in data.lower() for marker in _MARKUP):
-        raise errors.InvalidImage("The file carries markup or script content.")
+        raise errors.InvalidImage(gettext("The file carries markup or script content."))
     side = settings.AVATAR_MAX_SIDE
     try:
         with warnings.catch_warnings():
@@ -126,9 +127,9 @@ def avatar_process(data: bytes) -> Avatar:
                 ImageOps.exif_transpose(source, in_place=True)
                 image = _clean_copy(source, side)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise errors.InvalidImage("The image has too many pixels.")
+        raise errors.InvalidImage(gettext("The image has too many pixels."))
     except Exception:
-        raise errors.InvalidImage("The image data is damaged or truncated.")
+        raise errors.InvalidImage(gettext("The image data is damaged or truncated."))
     thumb_side = settings.AVATAR_THUMBNAIL_SIDE
     thumbnail = ImageOps.fit(image, (thumb_side, thumb_side), Image.Resampling.LANCZOS)
     return Avatar(

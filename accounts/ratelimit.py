@@ -126,12 +126,13 @@ class AnonymousCeiling(BaseThrottle):
     `ip_throttle` adds it to operations that bring their own limit."""
 
     anonymous_only = True
+    scope = "anon_ip"
 
     def allow_request(self, request: HttpRequest) -> bool:
         if getattr(request, "auth", None) is not None:
             _throttle_wait.set(None)
             return True
-        retry_after = consume("anon_ip", client_ip())
+        retry_after = consume(self.scope, client_ip())
         _throttle_wait.set(retry_after)
         return retry_after is None
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
+from django.utils.translation import gettext
 from ninja import Schema
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
 
@@ -22,7 +23,7 @@ def _email(value: str) -> str:
     try:
         validate_email(value)
     except DjangoValidationError:
-        raise ValueError("Enter a valid e-mail address.")
+        raise ValueError(gettext("Enter a valid e-mail address."))
     return value
 
 
@@ -30,14 +31,14 @@ def _username(value: str | None) -> str | None:
     if value in (None, ""):
         return None
     if not re.fullmatch(USERNAME_PATTERN, value):
-        raise ValueError("3–30 characters: letters, digits, '.', '_' or '-'.")
+        raise ValueError(gettext("3–30 characters: letters, digits, '.', '_' or '-'."))
     return value
 
 
 def _date_text(value: object) -> object:
     # pydantic would read a number as a Unix timestamp (0 → 1970-01-01); a date here is YYYY-MM-DD text.
     if value is not None and not isinstance(value, (str, date)):
-        raise ValueError("Enter a date as YYYY-MM-DD.")
+        raise ValueError(gettext("Enter a date as YYYY-MM-DD."))
     return value
 
 

@@ -120,13 +120,16 @@ def _matching(queryset: QuerySet[User], terms: list[str]) -> QuerySet[User]:
 
 
 @contextmanager
-def _planner(alias: str, *settings_off: str) -> Iterator[None]:
-    """Run the block's queries with some PostgreSQL plan types off. SET LOCAL ends with the transaction (or
-    savepoint) opened here, which is rolled back (the block only reads): no other query sees the settings."""
+def _planner(alias: str, *settings_off: str, serial: bool = False) -> Iterator[None]:
+    """Run the block's queries with some PostgreSQL plan types off (and, `serial`, without parallel workers).
+    SET LOCAL ends with the transaction (or savepoint) opened here, which is rolled back (the block only
+    reads): no other query sees the settings."""
     with transaction.atomic(using=alias):
         with connections[alias].cursor() as cursor:
             for name in settings_off:
                 cursor.execute(f"SET LOCAL {name} = off")
+            if serial:
+                cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         yield
         transaction.set_rollback(True, using=alias)
 
@@ -166,11 +169,13 @@ class CommonMatch(QuerySet[User]):
     """A search known to match more than PROBE_ROWS users: common enough that walking the users newest first
     (the result order's index) fills a page after a few rows per match. Its rows are read with bitmap and
     sequential scans off, so PostgreSQL walks that index and stops after the page instead of reading and
-    sorting every match."""
+    sorting every match; and in one process: for a walk that stops after a page, starting parallel workers and
+    merging their streams cost more than they saved (two-word names at 10^6 users: p50 35 ms serial, 73 ms
+    with two workers, docs/console.md)."""
 
     def _fetch_all(self) -> None:
         if self._result_cache is None:
-            with _planner(self.db, "enable_bitmapscan", "enable_seqscan"):
+            with _planner(self.db, "enable_bitmapscan", "enable_seqscan", serial=True):
                 super()._fetch_all()
 
 

@@ -18,6 +18,7 @@ from django.db.models.base import ModelState
 from django.db.models.expressions import Col
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts import errors, ratelimit, search, tokens
 from accounts.models import Profile, Session, User
@@ -166,7 +167,7 @@ def token_claims_live(*, raw: str) -> tokens.Claims:
     if claims.token_type == "refresh" and not hmac.compare_digest(
         session.refresh_hash, tokens.token_hash(raw)
     ):
-        raise errors.TokenInvalid("This refresh token has been used already.")
+        raise errors.TokenInvalid(gettext("This refresh token has been used already."))
     return claims
 
 
@@ -206,6 +207,13 @@ def user_emails(*, ids: Iterable[uuid.UUID | None]) -> dict[uuid.UUID, str]:
         return {}
     rows = User.objects.filter(pk__in=wanted).exclude(email="").values_list("pk", "email")
     return dict(rows)
+
+
+def user_locale(user_id: Any) -> str:
+    """The locale tag the user chose in their profile ("" when none, or no such user): the language of the
+    mails owed to them (core.mail asks through the resolver accounts registers at start-up)."""
+    tag = Profile.objects.filter(user_id=user_id).values_list("locale", flat=True).first()
+    return tag or ""
 
 
 def user_ids_by_email(*, email: str) -> list[uuid.UUID]:

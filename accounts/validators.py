@@ -7,6 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.utils import timezone
+from django.utils.translation import gettext
 
 
 class MaximumLengthValidator:
@@ -18,12 +19,13 @@ class MaximumLengthValidator:
     def validate(self, password: str, user: Any = None) -> None:
         if len(password) > self.max_length:
             raise ValidationError(
-                f"This password is too long. It must contain at most {self.max_length} characters.",
+                gettext("This password is too long. It must contain at most %(max)d characters.")
+                % {"max": self.max_length},
                 code="password_too_long",
             )
 
     def get_help_text(self) -> str:
-        return f"Your password must contain at most {self.max_length} characters."
+        return gettext("Your password must contain at most %(max)d characters.") % {"max": self.max_length}
 
 
 _PHONE_RE = re.compile(r"^\+?[0-9 ()./-]{3,32}$")
@@ -37,25 +39,25 @@ def _profile_field_error(field: str, value: Any) -> str | None:
         if value is None:
             return None
         if not isinstance(value, date) or isinstance(value, datetime):
-            return "Enter a date as YYYY-MM-DD."
+            return gettext("Enter a date as YYYY-MM-DD.")
         if not _EARLIEST_BIRTH_DATE <= value <= timezone.localdate():
-            return "Enter a birth date between 1900-01-01 and today."
+            return gettext("Enter a birth date between 1900-01-01 and today.")
         return None
     if not isinstance(value, str):
-        return "Enter text."
+        return gettext("Enter text.")
     if len(value) > _MAX_LENGTHS.get(field, 255):
-        return f"Enter at most {_MAX_LENGTHS.get(field, 255)} characters."
+        return gettext("Enter at most %(limit)d characters.") % {"limit": _MAX_LENGTHS.get(field, 255)}
     if not value:
         return None
     if field == "phone" and (not _PHONE_RE.match(value) or sum(c.isdigit() for c in value) < 3):
-        return "Enter a phone number: digits, spaces, + ( ) . / - only."
+        return gettext("Enter a phone number: digits, spaces, + ( ) . / - only.")
     if field == "website":
         try:
             URLValidator(schemes=["http", "https"])(value)
         except ValidationError:
-            return "Enter a full http:// or https:// address."
+            return gettext("Enter a full http:// or https:// address.")
     if field == "locale" and not _LOCALE_RE.match(value):
-        return "Enter a language tag such as en, de-CH or pt_BR."
+        return gettext("Enter a language tag such as en, de-CH or pt_BR.")
     return None
 
 

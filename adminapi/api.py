@@ -11,15 +11,17 @@ from django.http import HttpRequest
 from ninja import Query, Router
 from ninja.responses import Status
 
+from accounts import errors as account_errors
 from accounts import selectors as account_selectors
 from accounts import services as account_services
 from accounts.models import RevokeReason, User
+from adminapi import errors as admin_errors
 from adminapi import schemas, scopes
 from adminapi.auth import key_auth
 from adminapi.models import ApiKey
-from core.errors import NotFound
 from core.pagination import page
 from core.schemas import errors
+from gdpr import errors as gdpr_errors
 from gdpr import selectors as gdpr_selectors
 from gdpr import services as gdpr_services
 from gdpr.models import DataRequest
@@ -32,12 +34,12 @@ def _owner(request: HttpRequest) -> User:
     return api_key.owner
 
 
-def _scoped(scope: str) -> dict[str, Any]:
+def _scoped(scope: str, description: str) -> dict[str, Any]:
     """The authentication and documentation of an operation that needs `scope`: config.openapi turns
     `x-scopes` into the roles of the operation's security requirement."""
     return {
         "auth": key_auth(scope),
-        "description": f"Needs an admin API key with the scope `{scope}`.",
+        "description": f"{description} Needs an admin API key with the scope `{scope}`.",
         "openapi_extra": {"x-scopes": [scope]},
     }
 
@@ -45,7 +47,7 @@ def _scoped(scope: str) -> dict[str, Any]:
 def _user(user_id: uuid.UUID) -> User:
     user = User.objects.filter(pk=user_id).first()
     if user is None:
-        raise NotFound("No such user.")
+        raise admin_errors.UserNotFound()
     return user
 
 
@@ -69,8 +71,11 @@ def _request_out(data_request: DataRequest) -> dict[str, Any]:
     "/users",
     operation_id="admin_users_list",
     summary="Search users by id, e-mail, username or name, newest first",
-    response={200: schemas.AdminUserPageOut, **errors(401, 403, 422)},
-    **_scoped(scopes.USERS_READ),
+    response={200: schemas.AdminUserPageOut, **errors(401, 422)},
+    **_scoped(
+        scopes.USERS_READ,
+        "Searches users by id, e-mail, username or name, newest first; `status` filters live, deleted, unverified or staff accounts. No side effects.",
+    ),
 )
 def users_list(request: HttpRequest, params: Query[schemas.UserSearchParams]) -> dict[str, Any]:
     found = account_selectors.user_search(query=params.q, status=params.status or "")
@@ -81,8 +86,8 @@ def users_list(request: HttpRequest, params: Query[schemas.UserSearchParams]) ->
     "/users/{user_id}",
     operation_id="admin_user_get",
     summary="One user's account (deleted ones too)",
-    response={200: schemas.AdminUserOut, **errors(401, 403, 404, 422)},
-    **_scoped(scopes.USERS_READ),
+    response={200: schemas.AdminUserOut, **errors(401, admin_errors.UserNotFound, 422)},
+    **_scoped(scopes.USERS_READ, "One user by id, including deleted ones. No side effects."),
 )
 def user_get(request: HttpRequest, user_id: uuid.UUID) -> User:
     return _user(user_id)
@@ -92,8 +97,14 @@ def user_get(request: HttpRequest, user_id: uuid.UUID) -> User:
     "/users/{user_id}/logout",
     operation_id="admin_user_logout",
     summary="Force logout: end every session of the user",
-    response={200: schemas.LogoutOut, **errors(401, 403, 404, 422)},
-    **_scoped(scopes.USERS_LOGOUT),
+    response={
+        200: schemas.LogoutOut,
+        **errors(401, admin_errors.KeyOwnerRequired, admin_errors.UserNotFound, 422),
+    },
+    **_scoped(
+        scopes.USERS_LOGOUT,
+        "Revokes every session of the user (force logout). Side effect: the audit event, with the API key named as actor.",
+    ),
 )
 def user_logout(request: HttpRequest, user_id: uuid.UUID) -> dict[str, int]:
     ended = account_services.sessions_revoke_all(
@@ -106,8 +117,21 @@ def user_logout(request: HttpRequest, user_id: uuid.UUID) -> dict[str, int]:
     "/users/{user_id}/deactivate",
     operation_id="admin_user_deactivate",
     summary="Deactivate a user: no login, every session ended (idempotent)",
-    response={200: schemas.AdminUserOut, **errors(400, 401, 403, 404, 409, 422)},
-    **_scoped(scopes.USERS_DEACTIVATE),
+    response={
+        200: schemas.AdminUserOut,
+        **errors(
+            401,
+            admin_errors.KeyOwnerRequired,
+            account_errors.InsufficientRank,
+            admin_errors.UserNotFound,
+            account_errors.SelfDeactivation,
+            422,
+        ),
+    },
+    **_scoped(
+        scopes.USERS_DEACTIVATE,
+        "Deactivates the user: login refused, every session ends. The key's owner may not deactivate their own account (409 `self_deactivation`) nor an account of higher staff rank. Side effect: the audit event `user.deactivated`.",
+    ),
 )
 def user_deactivate(request: HttpRequest, user_id: uuid.UUID, payload: schemas.DeactivateIn) -> User:
     return account_services.user_deactivate(user=_user(user_id), actor=_owner(request), reason=payload.reason)
@@ -117,8 +141,20 @@ def user_deactivate(request: HttpRequest, user_id: uuid.UUID, payload: schemas.D
     "/users/{user_id}/reactivate",
     operation_id="admin_user_reactivate",
     summary="Reactivate a deactivated user (idempotent)",
-    response={200: schemas.AdminUserOut, **errors(401, 403, 404, 422)},
-    **_scoped(scopes.USERS_DEACTIVATE),
+    response={
+        200: schemas.AdminUserOut,
+        **errors(
+            401,
+            admin_errors.KeyOwnerRequired,
+            account_errors.InsufficientRank,
+            admin_errors.UserNotFound,
+            422,
+        ),
+    },
+    **_scoped(
+        scopes.USERS_DEACTIVATE,
+        "Reactivates a deactivated user. Side effect: the audit event `user.reactivated`.",
+    ),
 )
 def user_reactivate(request: HttpRequest, user_id: uuid.UUID) -> User:
     return account_services.user_reactivate(user=_user(user_id), actor=_owner(request))
@@ -128,8 +164,21 @@ def user_reactivate(request: HttpRequest, user_id: uuid.UUID) -> User:
     "/users/{user_id}/exports",
     operation_id="admin_user_export_start",
     summary="Start a data export on the user's behalf; the download link is mailed to the user",
-    response={202: schemas.AdminDataRequestOut, **errors(401, 403, 404, 409, 422)},
-    **_scoped(scopes.GDPR_EXPORT),
+    response={
+        202: schemas.AdminDataRequestOut,
+        **errors(
+            401,
+            admin_errors.KeyOwnerRequired,
+            admin_errors.UserNotFound,
+            gdpr_errors.RequestOpen("This user already has an open export request."),
+            gdpr_errors.UserDeleted,
+            422,
+        ),
+    },
+    **_scoped(
+        scopes.GDPR_EXPORT,
+        "Opens an export request for the user, as staff would; the user is mailed the link when it is ready. Side effects: the request, the audit event, the background job.",
+    ),
 )
 def user_export_start(request: HttpRequest, user_id: uuid.UUID) -> Status[dict[str, Any]]:
     data_request = gdpr_services.export_request_for_user(
@@ -142,8 +191,11 @@ def user_export_start(request: HttpRequest, user_id: uuid.UUID) -> Status[dict[s
     "/erasures",
     operation_id="admin_erasures_list",
     summary="Erasure requests in one status (default: awaiting approval), oldest first",
-    response={200: schemas.AdminDataRequestPageOut, **errors(401, 403, 422)},
-    **_scoped(scopes.GDPR_ERASURE_READ),
+    response={200: schemas.AdminDataRequestPageOut, **errors(401, 422)},
+    **_scoped(
+        scopes.GDPR_ERASURE_READ,
+        "Erasure requests in one status (`status`, default: awaiting approval), oldest first. No side effects.",
+    ),
 )
 def erasures_list(request: HttpRequest, params: Query[schemas.ErasureListParams]) -> dict[str, Any]:
     result = page(gdpr_selectors.erasure_requests(status=params.status), params)
@@ -155,8 +207,21 @@ def erasures_list(request: HttpRequest, params: Query[schemas.ErasureListParams]
     "/erasures/{request_id}/approve",
     operation_id="admin_erasure_approve",
     summary="Approve an erasure request: it runs after the grace period unless the user cancels",
-    response={200: schemas.AdminDataRequestOut, **errors(401, 403, 404, 409, 422)},
-    **_scoped(scopes.GDPR_ERASURE_APPROVE),
+    response={
+        200: schemas.AdminDataRequestOut,
+        **errors(
+            401,
+            admin_errors.KeyOwnerRequired,
+            gdpr_errors.SelfApproval,
+            gdpr_errors.RequestNotFound,
+            gdpr_errors.RequestNotPending,
+            422,
+        ),
+    },
+    **_scoped(
+        scopes.GDPR_ERASURE_APPROVE,
+        "Approves a pending erasure request; it runs after the grace period. The key's owner may not approve a request about themselves (403 `self_approval`). Side effects: the audit event `gdpr.erasure_approved` and a mail to the user.",
+    ),
 )
 def erasure_approve(request: HttpRequest, request_id: uuid.UUID) -> dict[str, Any]:
     data_request = gdpr_selectors.erasure_request(data_request_id=request_id)
@@ -167,8 +232,21 @@ def erasure_approve(request: HttpRequest, request_id: uuid.UUID) -> dict[str, An
     "/erasures/{request_id}/reject",
     operation_id="admin_erasure_reject",
     summary="Reject an erasure request with a reason",
-    response={200: schemas.AdminDataRequestOut, **errors(400, 401, 403, 404, 409, 422)},
-    **_scoped(scopes.GDPR_ERASURE_APPROVE),
+    response={
+        200: schemas.AdminDataRequestOut,
+        **errors(
+            401,
+            admin_errors.KeyOwnerRequired,
+            gdpr_errors.SelfApproval,
+            gdpr_errors.RequestNotFound,
+            gdpr_errors.RequestNotPending,
+            422,
+        ),
+    },
+    **_scoped(
+        scopes.GDPR_ERASURE_APPROVE,
+        "Rejects a pending erasure request with a reason. Side effect: the audit event `gdpr.erasure_rejected`.",
+    ),
 )
 def erasure_reject(request: HttpRequest, request_id: uuid.UUID, payload: schemas.RejectIn) -> dict[str, Any]:
     data_request = gdpr_selectors.erasure_request(data_request_id=request_id)

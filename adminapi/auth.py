@@ -27,6 +27,16 @@ class ApiKeyBearer(QuietHttpBearer):
         self.scope = scope
         super().__init__()
 
+    @property
+    def error_types(self) -> tuple[errors.AdminApiError | type[errors.AdminApiError], ...]:
+        """What this check answers besides `not_authenticated`; config/openapi.py lists them."""
+        return (
+            errors.ApiKeyInvalid,
+            errors.ApiKeyExpired,
+            errors.ApiKeyRevoked,
+            errors.InsufficientScope(self.scope),
+        )
+
     def authenticate(self, request: HttpRequest, token: str) -> ApiKey:
         """The key (401 if it does not work), recorded as used; 403 insufficient_scope without the scope.
         From here on the request acts as the key's owner, and audit events name the key."""

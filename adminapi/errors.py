@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
+
 from core.errors import DomainError
 
 
@@ -10,25 +12,31 @@ class AdminApiError(DomainError):
 class ApiKeyInvalid(AdminApiError):
     status = 401
     code = "api_key_invalid"
-    message = "The API key is not valid."
+    message = _("The API key is not valid.")
 
 
 class ApiKeyExpired(AdminApiError):
     status = 401
     code = "api_key_expired"
-    message = "The API key has expired."
+    message = _("The API key has expired.")
 
 
 class ApiKeyRevoked(AdminApiError):
     status = 401
     code = "api_key_revoked"
-    message = "The API key has been revoked, or its owner is no longer an active superuser."
+    message = _("The API key has been revoked, or its owner is no longer an active superuser.")
+
+
+class UserNotFound(AdminApiError):
+    status = 404
+    code = "not_found"
+    message = "No such user."
 
 
 class InsufficientScope(AdminApiError):
     status = 403
     code = "insufficient_scope"
-    message = "The API key does not hold the scope this operation needs."
+    message = _("The API key does not hold the scope this operation needs.")
 
     def __init__(self, scope: str) -> None:
         super().__init__(
@@ -42,13 +50,13 @@ class InsufficientScope(AdminApiError):
 class KeyOwnerRequired(AdminApiError):
     status = 403
     code = "forbidden"
-    message = "Only an active superuser may create, own or revoke API keys."
+    message = _("Only an active superuser may create, own or revoke API keys.")
 
 
 class ValidationFailed(AdminApiError):
     status = 422
     code = "validation_error"
-    message = "The input did not validate."
+    message = _("The input did not validate.")
 
     def __init__(self, fields: dict[str, list[str]]) -> None:
         super().__init__(details={"fields": fields})

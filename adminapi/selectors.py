@@ -6,6 +6,7 @@ import uuid
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from adminapi import errors, keys
 from adminapi.models import ApiKey, KeyStatus
@@ -25,7 +26,7 @@ def api_key_for_secret(*, raw: str) -> ApiKey:
     if status == KeyStatus.REVOKED:
         raise errors.ApiKeyRevoked()
     if status == KeyStatus.SUSPENDED:
-        raise errors.ApiKeyRevoked("The API key's owner is no longer an active superuser.")
+        raise errors.ApiKeyRevoked(gettext("The API key's owner is no longer an active superuser."))
     return api_key
 
 

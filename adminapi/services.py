@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.models import User
 from adminapi import errors, keys
@@ -31,16 +32,23 @@ class NewKey:
 def _check_input(name: str, wanted: Iterable[str], expires_at: datetime) -> list[str]:
     fields: dict[str, list[str]] = {}
     if not name or len(name) > NAME_MAX_LENGTH:
-        fields["name"] = [f"Give the key a name of 1 to {NAME_MAX_LENGTH} characters."]
+        fields["name"] = [
+            gettext("Give the key a name of 1 to %(max)d characters.") % {"max": NAME_MAX_LENGTH}
+        ]
     wanted = list(wanted)
     unknown = sorted(set(wanted) - set(registry.SCOPES))
     if unknown:
-        fields["scopes"] = [f"Unknown scope: {', '.join(unknown)}. Known: {', '.join(registry.SCOPES)}."]
+        fields["scopes"] = [
+            gettext("Unknown scope: %(unknown)s. Known: %(known)s.")
+            % {"unknown": ", ".join(unknown), "known": ", ".join(registry.SCOPES)}
+        ]
     elif not wanted:
-        fields["scopes"] = ["Give the key at least one scope."]
+        fields["scopes"] = [gettext("Give the key at least one scope.")]
     now = timezone.now()
     if not now < expires_at <= now + timedelta(days=MAX_LIFETIME_DAYS):
-        fields["expires_at"] = [f"A key expires in the future, within {MAX_LIFETIME_DAYS} days."]
+        fields["expires_at"] = [
+            gettext("A key expires in the future, within %(days)d days.") % {"days": MAX_LIFETIME_DAYS}
+        ]
     if fields:
         raise errors.ValidationFailed(fields)
     return registry.scopes_normalise(wanted)

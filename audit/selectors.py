@@ -7,7 +7,7 @@ from collections.abc import Collection
 from datetime import date, datetime
 
 from django.core.cache import cache
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 
 from audit.models import ActorType, AuditEvent
@@ -20,6 +20,13 @@ def event_origin_visible(*, actor_type: str, actor_id: uuid.UUID | None, viewer_
     if actor_type == ActorType.API_KEY:
         return False
     return not (actor_type == ActorType.STAFF and actor_id != viewer_id)
+
+
+def event_origin_hidden_q(*, viewer_id: uuid.UUID) -> Q:
+    """`event_origin_visible` as a database condition (true where the origin is hidden), for reads that let
+    the database decide per row instead of loading every actor id into Python."""
+    other_staff = Q(actor_type=ActorType.STAFF) & (Q(actor_id__isnull=True) | ~Q(actor_id=viewer_id))
+    return Q(actor_type=ActorType.API_KEY) | other_staff
 
 
 def events_for_subject(*, subject_id: uuid.UUID) -> QuerySet[AuditEvent]:

@@ -97,13 +97,14 @@ def _array(values: list[str]) -> str:
 
 FILL = f"""
 INSERT INTO accounts_user (id, password, is_superuser, email, username, first_name, last_name, is_active,
-                           is_staff, date_joined, email_verified_at, deleted_at)
+                           is_staff, date_joined, email_verified_at, deleted_at, mfa_methods)
 SELECT gen_random_uuid(), '!', false,
        'user' || i || '.' || l || '@' || ({_array(DOMAINS)})[1 + mod(i, {len(DOMAINS)})],
        'u' || i, initcap(f), initcap(l), true, false,
        now() - make_interval(secs => i * 30),
        CASE WHEN mod(i, 20) = 0 THEN NULL ELSE now() - make_interval(secs => i * 30) END,
-       CASE WHEN mod(i, 50) = 0 THEN now() ELSE NULL END
+       CASE WHEN mod(i, 50) = 0 THEN now() ELSE NULL END,
+       '[]'::jsonb
 FROM (
   SELECT i, ({_array(FIRST)})[1 + mod(i, {len(FIRST)})] AS f, ({_array(LAST)})[1 + mod(i / 7, {len(LAST)})] AS l
   FROM generate_series(%s, %s) AS i
@@ -201,9 +202,13 @@ def main() -> None:
 
     from accounts.models import User
 
+    # A superuser: holds every console permission (the search needs accounts.view_user).
     staff = User.objects.filter(email="bench-staff@example.com").first() or User.objects.create_user(
-        email="bench-staff@example.com", password="bench-password-1", is_staff=True
+        email="bench-staff@example.com", password="bench-password-1", is_staff=True, is_superuser=True
     )
+    if not staff.is_superuser:
+        User.objects.filter(pk=staff.pk).update(is_superuser=True)
+        staff.refresh_from_db()
     client = Client()
     client.force_login(staff)
     headers = {"HX-Request": "true", "HX-Target": "results"}

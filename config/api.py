@@ -7,6 +7,8 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.errors import Throttled as NinjaThrottled
 from ninja_extra.exceptions import APIException
@@ -53,12 +55,13 @@ def error_response(
     *,
     status: int,
     code: str,
-    message: str,
+    message: str | Promise,
     details: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> HttpResponse:
+    # `code` is the contract; `message` is rendered now, in the request's language (LocaleMiddleware).
     response = api.create_response(
-        request, {"code": code, "message": message, "details": details or {}}, status=status
+        request, {"code": code, "message": str(message), "details": details or {}}, status=status
     )
     for name, value in (headers or {}).items():
         response[name] = value
@@ -92,12 +95,14 @@ def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
 def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     fields: dict[str, list[str]] = {}
     for err in exc.errors:
-        fields.setdefault(_field_name(err.get("loc", ())), []).append(str(err.get("msg", "Invalid value.")))
+        fields.setdefault(_field_name(err.get("loc", ())), []).append(
+            str(err.get("msg") or _("Invalid value."))
+        )
     return error_response(
         request,
         status=422,
         code="validation_error",
-        message="The input did not validate.",
+        message=_("The input did not validate."),
         details={"fields": fields},
     )
 
@@ -108,7 +113,7 @@ def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> H
         request,
         status=401,
         code="not_authenticated",
-        message="Authentication credentials were not provided.",
+        message=_("Authentication credentials were not provided."),
         headers={"WWW-Authenticate": "Bearer"},
     )
 
@@ -120,7 +125,7 @@ def on_throttled(request: HttpRequest, exc: NinjaThrottled) -> HttpResponse:
         request,
         status=429,
         code="rate_limited",
-        message="Too many requests. Try again later.",
+        message=_("Too many requests. Try again later."),
         details={"retry_after": wait},
         headers={"Retry-After": str(wait)},
     )
@@ -146,7 +151,7 @@ def on_ninja_extra_error(request: HttpRequest, exc: APIException) -> HttpRespons
 
 @api.exception_handler(Http404)
 def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
-    return error_response(request, status=404, code="not_found", message="Not found.")
+    return error_response(request, status=404, code="not_found", message=_("Not found."))
 
 
 @api.exception_handler(RequestDataTooBig)
@@ -156,7 +161,7 @@ def on_body_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpRespons
         request,
         status=413,
         code="payload_too_large",
-        message="The request body is larger than allowed.",
+        message=_("The request body is larger than allowed."),
         details={"max_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE},
     )
 
@@ -164,7 +169,7 @@ def on_body_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpRespons
 @api.exception_handler(SuspiciousOperation)
 def on_suspicious(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
     # What Django itself answers with 400 (too many fields, a malformed multipart body).
-    return error_response(request, status=400, code="bad_request", message="The request was malformed.")
+    return error_response(request, status=400, code="bad_request", message=_("The request was malformed."))
 
 
 @api.exception_handler(Exception)
@@ -178,7 +183,7 @@ def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
         request,
         status=500,
         code="server_error",
-        message="Unexpected server error.",
+        message=_("Unexpected server error."),
         details={"request_id": request_id},
     )
 

@@ -92,7 +92,13 @@ def status_of(checks: dict[str, str]) -> str:
     return "ok" if all(v == "ok" for v in checks.values()) else "degraded"
 
 
-@router.get("", operation_id="health_live", summary="Liveness", response={200: HealthOut})
+@router.get(
+    "",
+    operation_id="health_live",
+    summary="Liveness",
+    description="Answers 200 while the process serves requests; checks nothing else. No side effects.",
+    response={200: HealthOut},
+)
 def live(request: HttpRequest) -> dict[str, object]:
     return {"status": "ok", "checks": {}}
 
@@ -102,6 +108,7 @@ def live(request: HttpRequest) -> dict[str, object]:
     operation_id="health_ready",
     summary="Readiness: database, cache, queue; the outbox backlog",
     description=(
+        "Readiness of this instance. "
         "503 when the database or the cache does not answer (`details.checks` names it). An unreachable "
         "queue is reported (`checks.queue` = `error`, status `degraded`) but answers 200: side effects wait "
         "in the outbox until it is back. `outbox` reports side effects not delivered yet: rows pending, rows "

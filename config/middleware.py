@@ -8,6 +8,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib.messages.middleware import MessageMiddleware
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext_lazy as _
 
 from config import logging as logs
 from core import context
@@ -50,11 +51,11 @@ class RequestContextMiddleware:
 
 
 _STATUS = {
-    404: ("not_found", "Not found."),
-    405: ("method_not_allowed", "Method not allowed."),
-    413: ("payload_too_large", "The request body is too large."),
-    400: ("bad_request", "Bad request."),
-    500: ("server_error", "Unexpected server error."),
+    404: ("not_found", _("Not found.")),
+    405: ("method_not_allowed", _("Method not allowed.")),
+    413: ("payload_too_large", _("The request body is too large.")),
+    400: ("bad_request", _("Bad request.")),
+    500: ("server_error", _("Unexpected server error.")),
 }
 
 
@@ -68,7 +69,9 @@ class ApiErrorEnvelopeMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path.startswith("/api/") and "\x00" in request.path:
             # No resource has NUL in its name, and it must not reach a query (config/parsing.py).
-            return JsonResponse({"code": "not_found", "message": "Not found.", "details": {}}, status=404)
+            return JsonResponse(
+                {"code": "not_found", "message": str(_("Not found.")), "details": {}}, status=404
+            )
         response = self.get_response(request)
         if (
             request.path.startswith("/api/")
@@ -77,7 +80,7 @@ class ApiErrorEnvelopeMiddleware:
         ):
             code, message = _STATUS[response.status_code]
             wrapped = JsonResponse(
-                {"code": code, "message": message, "details": {}}, status=response.status_code
+                {"code": code, "message": str(message), "details": {}}, status=response.status_code
             )
             if response.has_header("Allow"):
                 wrapped["Allow"] = response["Allow"]

@@ -16,11 +16,12 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils.datastructures import MultiValueDict
+from django.utils.translation import gettext_lazy as _
 from ninja.errors import ValidationError
 from ninja.parser import Parser
 
-NUL_MESSAGE = "NUL characters are not accepted."
-REPEATED_MESSAGE = "Give this parameter once."
+NUL_MESSAGE = _("NUL characters are not accepted.")
+REPEATED_MESSAGE = _("Give this parameter once.")
 
 
 class BodyNotAccepted(ValueError):
@@ -40,9 +41,12 @@ def has_nul(value: Any) -> bool:
 class StrictJsonParser(Parser):
     def parse_body(self, request: HttpRequest) -> Any:
         # Ninja turns any exception here into HttpError(400); config/api.py keeps our message.
-        data = json.loads(request.body)
+        try:
+            data = json.loads(request.body)
+        except ValueError as exc:  # malformed JSON, or not UTF-8: our message, in the request's language
+            raise BodyNotAccepted(_("The request body is not valid JSON.")) from exc
         if not isinstance(data, dict):
-            raise BodyNotAccepted("The request body must be a JSON object.")
+            raise BodyNotAccepted(_("The request body must be a JSON object."))
         if has_nul(data):
             raise BodyNotAccepted(NUL_MESSAGE)
         return data

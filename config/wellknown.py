@@ -7,6 +7,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.cache import patch_cache_control
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from accounts import errors, jwks
 
@@ -20,8 +22,11 @@ def _public(response: HttpResponse) -> HttpResponse:
     return response
 
 
-def _error(status: int, code: str, message: str, details: dict[str, object] | None = None) -> HttpResponse:
-    response = JsonResponse({"code": code, "message": message, "details": details or {}}, status=status)
+def _error(
+    status: int, code: str, message: str | Promise, details: dict[str, object] | None = None
+) -> HttpResponse:
+    body = {"code": code, "message": str(message), "details": details or {}}
+    response = JsonResponse(body, status=status)
     # Not cached: once keys are configured, verifiers must see them at once.
     patch_cache_control(response, no_store=True)
     return response
@@ -30,7 +35,7 @@ def _error(status: int, code: str, message: str, details: dict[str, object] | No
 def _refused(request: HttpRequest) -> HttpResponse | None:
     if request.method in _METHODS:
         return None
-    response = _error(405, "method_not_allowed", "Method not allowed.")
+    response = _error(405, "method_not_allowed", _("Method not allowed."))
     response["Allow"] = ", ".join(_METHODS)
     return response
 

@@ -9,7 +9,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.core.cache import cache
-from django.utils import timezone
+from django.utils import dateformat, timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from audit import selectors as audit_selectors
 
@@ -27,17 +30,17 @@ class Series:
     """One chart: what it counts (`action`, an audit action) and how it is named on the page."""
 
     key: str
-    title: str
+    title: str | Promise
     action: str
-    meaning: str
+    meaning: str | Promise
 
 
 # Audit actions, so each chart is one grouped query on one index (console_audit_action_day).
 SERIES = (
-    Series("signups", "Sign-ups", "user.registered", "accounts registered"),
-    Series("logins", "Logins", "auth.login", "successful logins through any door"),
-    Series("erasures", "Erasures", "gdpr.erasure_completed", "accounts erased"),
-    Series("exports", "Exports", "gdpr.export_requested", "data exports requested"),
+    Series("signups", _("Sign-ups"), "user.registered", _("accounts registered")),
+    Series("logins", _("Logins"), "auth.login", _("successful logins through any door")),
+    Series("erasures", _("Erasures"), "gdpr.erasure_completed", _("accounts erased")),
+    Series("exports", _("Exports"), "gdpr.export_requested", _("data exports requested")),
 )
 
 
@@ -99,13 +102,22 @@ class Chart:
     @property
     def description(self) -> str:
         """What the chart shows, in words (its SVG <desc>)."""
-        text = (
-            f"{self.series.title} per day (UTC), {self.first_day:%Y-%m-%d} to {self.last_day:%Y-%m-%d}: "
-            f"{self.total:,} in all"
-        )
+        values = {
+            "title": self.series.title,
+            "first": f"{self.first_day:%Y-%m-%d}",
+            "last": f"{self.last_day:%Y-%m-%d}",
+            "total": f"{self.total:,}",
+            "peak_day": f"{self.peak.day:%Y-%m-%d}",
+            "peak": f"{self.peak.count:,}",
+        }
         if self.total:
-            text += f", most on {self.peak.day:%Y-%m-%d} ({self.peak.count:,})"
-        return text + "."
+            return (
+                gettext(
+                    "%(title)s per day (UTC), %(first)s to %(last)s: %(total)s in all, most on %(peak_day)s (%(peak)s)."
+                )
+                % values
+            )
+        return gettext("%(title)s per day (UTC), %(first)s to %(last)s: %(total)s in all.") % values
 
 
 def window_start(today: date | None = None) -> datetime:
@@ -153,7 +165,8 @@ def _f(value: float) -> str:
 
 
 def _day(day: date) -> str:
-    return f"{day:%b} {day.day}"
+    # Django's month abbreviations, in the active language ("Dec 2" / "Dez. 2"), not the C locale's.
+    return dateformat.format(day, "M j")
 
 
 def chart_build(series: Series, counts: dict[date, int], *, today: date | None = None) -> Chart:

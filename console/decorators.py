@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.utils.translation import gettext
 from django_htmx.http import HttpResponseClientRedirect
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
@@ -36,7 +37,7 @@ def staff_required(view: View) -> View:
                 return HttpResponseClientRedirect(target)
             return HttpResponseRedirect(target)
         if not user.is_staff:
-            return _forbidden(request, "The console is for staff only.")
+            return _forbidden(request, gettext("The console is for staff only."))
         return view(request, *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
@@ -48,7 +49,7 @@ def permission_required(permission: str) -> Callable[[View], View]:
         @staff_required
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if not request.user.has_perm(permission):
-                return _forbidden(request, "You do not have the permission this action needs.")
+                return _forbidden(request, gettext("You do not have the permission this action needs."))
             return view(request, *args, **kwargs)
 
         return wrapper  # type: ignore[return-value]

@@ -6,29 +6,30 @@ from typing import Any
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts import selectors as account_selectors
 
 
 class UserSearchForm(forms.Form):
     STATUS_CHOICES = [
-        ("", "All"),
-        ("live", "Live"),
-        ("deleted", "Deleted"),
-        ("unverified", "Unverified"),
-        ("staff", "Staff"),
+        ("", _("All")),
+        ("live", _("Live")),
+        ("deleted", _("Deleted")),
+        ("unverified", _("Unverified")),
+        ("staff", _("Staff")),
     ]
     # Offset pages get slower the deeper they go; past this, refining the search is the better answer.
     MAX_PAGE = 40
 
-    q = forms.CharField(required=False, max_length=254, strip=True, label="Search")
+    q = forms.CharField(required=False, max_length=254, strip=True, label=_("Search"))
     status = forms.ChoiceField(required=False, choices=STATUS_CHOICES)
     page = forms.IntegerField(
         required=False,
         min_value=1,
         max_value=MAX_PAGE,
         error_messages={
-            "max_value": "That is deep: narrow the search instead (at most %(limit_value)s pages)."
+            "max_value": _("That is deep: narrow the search instead (at most %(limit_value)s pages).")
         },
     )
 
@@ -51,21 +52,21 @@ def _people(value: str) -> list[uuid.UUID] | None:
     if user_id is not None:
         return [user_id]
     if "@" not in value:
-        raise forms.ValidationError("Enter an e-mail address or a user id.")
+        raise forms.ValidationError(_("Enter an e-mail address or a user id."))
     ids = account_selectors.user_ids_by_email(email=value)
     if not ids:
         raise forms.ValidationError(
-            "No account, live or deleted, has this e-mail address (an erased account's address is gone)."
+            _("No account, live or deleted, has this e-mail address (an erased account's address is gone).")
         )
     return ids
 
 
 class AuditFilterForm(forms.Form):
-    action = forms.CharField(required=False, max_length=64, help_text='End with "." for a prefix.')
-    actor = forms.CharField(required=False, max_length=254, label="Actor (e-mail or id)")
-    subject = forms.CharField(required=False, max_length=254, label="Subject (e-mail or id)")
-    since = forms.DateField(required=False, label="From (UTC date)")
-    until = forms.DateField(required=False, label="Until (UTC date, inclusive)")
+    action = forms.CharField(required=False, max_length=64, help_text=_('End with "." for a prefix.'))
+    actor = forms.CharField(required=False, max_length=254, label=_("Actor (e-mail or id)"))
+    subject = forms.CharField(required=False, max_length=254, label=_("Subject (e-mail or id)"))
+    since = forms.DateField(required=False, label=_("From (UTC date)"))
+    until = forms.DateField(required=False, label=_("Until (UTC date, inclusive)"))
     page = forms.IntegerField(required=False, min_value=1, max_value=1000)
 
     def clean_actor(self) -> list[uuid.UUID] | None:
@@ -93,8 +94,8 @@ class ReasonForm(forms.Form):
         strip=True,
         widget=forms.Textarea(attrs={"rows": 2}),
         error_messages={
-            "required": "Give a reason: it is kept in the audit log.",
-            "max_length": "Keep the reason to %(limit_value)d characters.",
+            "required": _("Give a reason: it is kept in the audit log."),
+            "max_length": _("Keep the reason to %(limit_value)d characters."),
         },
     )
 
@@ -111,11 +112,11 @@ def parse_uuid(value: str) -> uuid.UUID | None:
 
 
 class LoginForm(forms.Form):
-    username = forms.CharField(label="E-mail or username", max_length=254)
-    password = forms.CharField(label="Password", strip=False, max_length=4096, widget=forms.PasswordInput)
+    username = forms.CharField(label=_("E-mail or username"), max_length=254)
+    password = forms.CharField(label=_("Password"), strip=False, max_length=4096, widget=forms.PasswordInput)
 
 
 class CodeForm(forms.Form):
     """A 6-digit authenticator-app code, or a recovery code (case, spaces and dashes do not matter)."""
 
-    code = forms.CharField(label="Code", max_length=64, strip=True)
+    code = forms.CharField(label=_("Code"), max_length=64, strip=True)

@@ -54,6 +54,21 @@ def _resolves(path: str) -> bool:
     return True
 
 
+class ConsoleLanguageMiddleware:
+    """The console speaks the signed-in staff member's language: the locale of their profile when it names a
+    shipped language (any other tag falls back to English), else what LocaleMiddleware chose from
+    Accept-Language (the login page, a staff member without a locale). docs/i18n.md."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if request.path.startswith(PREFIX) and user is not None and user.is_authenticated:
+            signin.language_activate(request, user)
+        return self.get_response(request)
+
+
 class ConsoleSecurityHeadersMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response

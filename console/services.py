@@ -4,6 +4,7 @@ transaction as its change (core cannot audit: it sits below the audit app)."""
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from accounts.models import User
 from audit import services as audit
@@ -23,7 +24,7 @@ def outbox_retry(*, message_id: int, actor: User) -> OutboxMessage:
             .first()
         )
         if message is None or not outbox.retry(message_id=message.pk):
-            raise NotFound("No failed delivery with this id: it was retried or delivered meanwhile.")
+            raise NotFound(gettext("No failed delivery with this id: it was retried or delivered meanwhile."))
         audit.record(
             "outbox.retried",
             actor=actor,

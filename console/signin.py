@@ -10,10 +10,12 @@ from datetime import datetime
 from django.conf import settings
 from django.contrib import auth
 from django.http import HttpRequest
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from accounts import selectors as account_selectors
 from accounts.models import User
+from core import i18n
 
 # The login's amr (RFC 8176 values, as the API's sessions record) and when it passed (the console's
 # re-authentication window, e.g. for enrolling a first factor right after signing in).
@@ -33,6 +35,17 @@ def complete(request: HttpRequest, user: User, *, amr: Sequence[str]) -> None:
     auth.login(request, user, backend=BACKEND)
     request.session[AMR] = list(amr)
     request.session[AUTHENTICATED_AT] = timezone.now().isoformat()
+
+
+def language_activate(request: HttpRequest, user: User) -> None:
+    """The staff member's profile locale, when they have one, for this request: ConsoleLanguageMiddleware
+    calls it on every request of a signed-in staff member, and the login's second step once it passed, for
+    its flash message. docs/i18n.md."""
+    tag = account_selectors.user_locale(user.pk)
+    if tag:
+        language = i18n.language_for(tag)
+        translation.activate(language)
+        request.LANGUAGE_CODE = language
 
 
 def second_factor_added(request: HttpRequest) -> None:

@@ -1,18 +1,24 @@
-"""The one error type of the domain. Each app subclasses it; config/api.py renders it as ErrorOut."""
+"""The one error type of the domain. Each app subclasses it; config/api.py renders it as ErrorOut.
+
+Messages are lazy translations (gettext_lazy): `code` is the stable contract, `message` is rendered in the
+language of the request that receives it (docs/i18n.md)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
 
 class DomainError(Exception):
     status: int = 400
     code: str = "bad_request"
-    message: str = "The request could not be processed."
+    message: str | Promise = _("The request could not be processed.")
 
     def __init__(
         self,
-        message: str | None = None,
+        message: str | Promise | None = None,
         *,
         code: str | None = None,
         status: int | None = None,
@@ -30,15 +36,17 @@ class DomainError(Exception):
 class NotFound(DomainError):
     status = 404
     code = "not_found"
-    message = "Not found."
+    message = _("Not found.")
 
 
 class RateLimited(DomainError):
     status = 429
     code = "rate_limited"
-    message = "Too many requests. Try again later."
+    message = _("Too many requests. Try again later.")
 
-    def __init__(self, retry_after: int, message: str | None = None, *, code: str | None = None) -> None:
+    def __init__(
+        self, retry_after: int, message: str | Promise | None = None, *, code: str | None = None
+    ) -> None:
         retry_after = max(1, int(retry_after))
         super().__init__(
             message,
@@ -51,7 +59,7 @@ class RateLimited(DomainError):
 class ServiceUnavailable(DomainError):
     status = 503
     code = "service_unavailable"
-    message = "A dependency (database, cache or queue) is not reachable."
+    message = _("A dependency (database, cache or queue) is not reachable.")
 
 
 # Every code the generic handlers can produce, with its status. Domain codes live on their error classes
@@ -108,7 +116,7 @@ def all_codes() -> dict[str, dict[int, str]]:
         for sub in cls.__subclasses__():
             # Only apps installed now: a module imported earlier by an app since removed does not count.
             if sub.__module__ in local_modules or sub.__module__ == __name__:
-                add(sub.code, sub.status, sub.message)
+                add(sub.code, sub.status, str(sub.message))
             walk(sub)
 
     walk(DomainError)

@@ -13,8 +13,10 @@ from ninja.responses import Status
 
 from accounts.auth import session_auth
 from accounts.models import Session, User
+from core.errors import RateLimited
 from core.pagination import PageParams, page
 from core.schemas import errors
+from gdpr import errors as gdpr_errors
 from gdpr import schemas, selectors, services
 from gdpr.models import DataRequest, ExportFile
 
@@ -63,8 +65,17 @@ def _out(request: HttpRequest, data_request: DataRequest) -> dict[str, Any]:
     "/requests",
     operation_id="gdpr_requests_create",
     summary="Request an export of your data or the erasure of your account",
+    description="Opens a data request: `export` (a ZIP of the user's data is built in the background and mailed as a link when ready) or `erasure` (waits for staff approval, then a grace period). One open request per type (409 `request_open`); a daily limit per user (429 `rate_limited`). Side effects: the request, the audit event, a queued job or a mail.",
     auth=session_auth,
-    response={202: schemas.DataRequestOut, **errors(400, 401, 409, 422, 429)},
+    response={
+        202: schemas.DataRequestOut,
+        **errors(
+            401,
+            gdpr_errors.RequestOpen,
+            422,
+            RateLimited(86400, "You have made too many data requests today."),
+        ),
+    },
 )
 def requests_create(request: HttpRequest, payload: schemas.DataRequestIn) -> Status[dict[str, Any]]:
     user = _me(request)
@@ -76,6 +87,7 @@ def requests_create(request: HttpRequest, payload: schemas.DataRequestIn) -> Sta
     "/requests",
     operation_id="gdpr_requests_list",
     summary="Your data requests, newest first",
+    description="The user's data requests, newest first, with status and, for a finished export, its download link. No side effects.",
     auth=session_auth,
     response={200: schemas.DataRequestPageOut, **errors(401, 422)},
 )
@@ -89,8 +101,9 @@ def requests_list(request: HttpRequest, paging: Query[PageParams]) -> dict[str, 
     "/requests/{request_id}",
     operation_id="gdpr_requests_get",
     summary="One of your data requests: status, progress, download link when ready",
+    description="One of the user's data requests. Another user's request answers 404. No side effects.",
     auth=session_auth,
-    response={200: schemas.DataRequestOut, **errors(401, 404, 422)},
+    response={200: schemas.DataRequestOut, **errors(401, gdpr_errors.RequestNotFound, 422)},
 )
 def requests_get(request: HttpRequest, request_id: uuid.UUID) -> dict[str, Any]:
     return _out(request, selectors.data_request_for_user(user=_me(request), data_request_id=request_id))
@@ -100,8 +113,12 @@ def requests_get(request: HttpRequest, request_id: uuid.UUID) -> dict[str, Any]:
     "/requests/{request_id}/cancel",
     operation_id="gdpr_requests_cancel",
     summary="Cancel one of your requests before it runs (an erasure until its grace period ends)",
+    description="Cancels an erasure request before it runs (409 `request_not_cancellable` once it started or ended). Side effect: the audit event `gdpr.erasure_cancelled`.",
     auth=session_auth,
-    response={200: schemas.DataRequestOut, **errors(401, 404, 409, 422)},
+    response={
+        200: schemas.DataRequestOut,
+        **errors(401, gdpr_errors.RequestNotFound, gdpr_errors.RequestNotCancellable, 422),
+    },
 )
 def requests_cancel(request: HttpRequest, request_id: uuid.UUID) -> dict[str, Any]:
     user = _me(request)
@@ -138,10 +155,11 @@ def _download_headers(response: _R, export_file: ExportFile) -> _R:
     operation_id="gdpr_export_download",
     summary="Download an export ZIP with the token from its link (no bearer token)",
     description=(
+        "Streams the export ZIP named by the download token of the mailed link (no bearer token: the link is the credential). `Cache-Control: no-store`. "
         "A download counts against the link's limit only once the whole file has been sent: an interrupted "
         "download uses none (start it again). HEAD on the same URL checks the link without counting."
     ),
-    response=errors(404, 410),
+    response=errors(gdpr_errors.ExportNotFound, gdpr_errors.ExportGone),
     openapi_extra={"responses": _ZIP_200},
 )
 def export_download(request: HttpRequest, token: str) -> StreamingHttpResponse:
@@ -154,7 +172,8 @@ def export_download(request: HttpRequest, token: str) -> StreamingHttpResponse:
     "/exports/{token}",
     operation_id="gdpr_export_check",
     summary="Check an export link: the download's headers, no body; counts no download",
-    response=errors(404, 410),
+    description="Checks a download link without downloading or counting it: the headers a download would carry. No side effects.",
+    response=errors(gdpr_errors.ExportNotFound, gdpr_errors.ExportGone),
     openapi_extra={"responses": {200: {"description": "The link works; the headers a download would carry"}}},
 )
 def export_check(request: HttpRequest, token: str) -> HttpResponse:
@@ -165,6 +184,7 @@ def export_check(request: HttpRequest, token: str) -> HttpResponse:
     "/consents",
     operation_id="me_consents_list",
     summary="Your current consent for every purpose",
+    description="The user's current consent per purpose, derived from the latest record. No side effects.",
     response={200: schemas.ConsentListOut, **errors(401)},
 )
 def consents_list(request: HttpRequest) -> dict[str, Any]:
@@ -175,6 +195,7 @@ def consents_list(request: HttpRequest) -> dict[str, Any]:
     "/consents/history",
     operation_id="me_consents_history",
     summary="Every consent record you gave or withdrew, newest first",
+    description="The user's consent records, newest first, paginated (the ledger is append-only). No side effects.",
     response={200: schemas.ConsentHistoryPageOut, **errors(401, 422)},
 )
 def consents_history(request: HttpRequest, paging: Query[PageParams]) -> dict[str, Any]:
@@ -185,7 +206,8 @@ def consents_history(request: HttpRequest, paging: Query[PageParams]) -> dict[st
     "/consents/{purpose}",
     operation_id="me_consents_update",
     summary="Give or withdraw consent for a purpose under the current policy version",
-    response={200: schemas.ConsentOut, **errors(400, 401, 404, 422)},
+    description="Grants or withdraws consent for a purpose; an unknown purpose answers 404 `unknown_purpose`. Side effect: a new ledger record (policy version, source, IP, time).",
+    response={200: schemas.ConsentOut, **errors(401, gdpr_errors.UnknownPurpose, 422)},
 )
 def consents_update(request: HttpRequest, purpose: str, payload: schemas.ConsentIn) -> dict[str, Any]:
     user = _me(request)

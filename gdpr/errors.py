@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
+
 from core.errors import DomainError
 
 
@@ -10,31 +12,31 @@ class GdprError(DomainError):
 class RequestNotFound(GdprError):
     status = 404
     code = "not_found"
-    message = "No such data request."
+    message = _("No such data request.")
 
 
 class RequestOpen(GdprError):
     status = 409
     code = "request_open"
-    message = "You already have an open request of this type."
+    message = _("You already have an open request of this type.")
 
 
 class RequestNotCancellable(GdprError):
     status = 409
     code = "request_not_cancellable"
-    message = "This request can no longer be cancelled."
+    message = _("This request can no longer be cancelled.")
 
 
 class RequestNotPending(GdprError):
     status = 409
     code = "request_not_pending"
-    message = "This request is not waiting for a decision."
+    message = _("This request is not waiting for a decision.")
 
 
 class ReasonRequired(GdprError):
     status = 422
     code = "validation_error"
-    message = "Give a reason for cancelling someone else's request."
+    message = _("Give a reason for cancelling someone else's request.")
 
     def __init__(self) -> None:
         super().__init__(details={"fields": {"reason": [self.message]}})
@@ -43,25 +45,25 @@ class ReasonRequired(GdprError):
 class SelfApproval(GdprError):
     status = 403
     code = "self_approval"
-    message = "Nobody may decide on a request about themselves or one they opened."
+    message = _("Nobody may decide on a request about themselves or one they opened.")
 
 
 class UserDeleted(GdprError):
     status = 409
     code = "user_deleted"
-    message = "The account is deleted; its data waits for erasure."
+    message = _("The account is deleted; its data waits for erasure.")
 
 
 class ExportNotFound(GdprError):
     status = 404
     code = "not_found"
-    message = "No such export."
+    message = _("No such export.")
 
 
 class ExportGone(GdprError):
     status = 410
     code = "export_gone"
-    message = (
+    message = _(
         "This download link has expired, has been used up, or its data was erased. Request a new export."
     )
 
@@ -69,10 +71,10 @@ class ExportGone(GdprError):
 class UnknownPurpose(GdprError):
     status = 404
     code = "unknown_purpose"
-    message = "No such consent purpose."
+    message = _("No such consent purpose.")
 
 
 class ErasureRunning(GdprError):
     status = 409
     code = "erasure_running"
-    message = "The erasure of this account is running right now; it can no longer be stopped."
+    message = _("The erasure of this account is running right now; it can no longer be stopped.")

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
+
 from core.errors import DomainError
 
 
@@ -15,7 +17,7 @@ class InvalidEndpoint(IntegrationsError):
 
     status = 422
     code = "validation_error"
-    message = "The endpoint settings are not valid."
+    message = _("The endpoint settings are not valid.")
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message, details={"fields": {field: [message]}})
@@ -24,4 +26,4 @@ class InvalidEndpoint(IntegrationsError):
 class PermissionDenied(IntegrationsError):
     status = 403
     code = "forbidden"
-    message = "You do not have the permission to manage webhooks."
+    message = _("You do not have the permission to manage webhooks.")

@@ -44,6 +44,41 @@ def api(db: None) -> ApiClient:
     return ApiClient()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _record_error_answers() -> None:
+    """Record every error answer of the run; pytest_sessionfinish checks them against the document."""
+    from tests.contract import recorder
+
+    recorder.install()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from tests.contract import recorder
+
+    if not recorder.RECORDED:
+        return
+    from config import openapi
+    from config.api import api as ninja_api
+
+    document = json.loads(openapi.render(ninja_api))
+    lines = []
+    unlisted = recorder.unlisted(recorder.RECORDED, document)
+    if unlisted:
+        lines.append(
+            "Errors answered that the OpenAPI document does not list (declare them with errors(...)):"
+        )
+        lines += [f"  {line}" for line in unlisted]
+    untrue = recorder.untrue_examples(recorder.RECORDED, document)
+    if untrue:
+        lines.append("Error examples whose message the operation never answered with:")
+        lines += [f"  {line}" for line in untrue]
+    if lines:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line("\n".join(lines), red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 @pytest.fixture(autouse=True)
 def _clean_cache() -> None:
     cache.clear()

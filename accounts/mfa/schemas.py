@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from allauth.mfa.models import Authenticator
+from django.utils.translation import gettext
 from ninja import Schema
 from pydantic import (
     AfterValidator,
@@ -26,7 +27,9 @@ CREDENTIAL_MAX_BYTES = 16384
 
 def _credential_size(value: dict[str, Any]) -> dict[str, Any]:
     if len(json.dumps(value)) > CREDENTIAL_MAX_BYTES:
-        raise ValueError(f"A WebAuthn answer is at most {CREDENTIAL_MAX_BYTES} bytes of JSON.")
+        raise ValueError(
+            gettext("A WebAuthn answer is at most %(limit)d bytes of JSON.") % {"limit": CREDENTIAL_MAX_BYTES}
+        )
     return value
 
 
@@ -99,7 +102,7 @@ class MfaVerifyIn(Schema):
     @model_validator(mode="after")
     def _one_factor(self) -> MfaVerifyIn:
         if (self.code is None) == (self.credential is None):
-            raise ValueError("Send either `code` or `credential`.")
+            raise ValueError(gettext("Send either `code` or `credential`."))
         return self
 
 

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts import errors, ratelimit, selectors
 from accounts.models import Session, User
@@ -43,7 +44,7 @@ def email_change_request(
     )
     new_email = User.objects.normalize_email(new_email.strip())
     if new_email.lower() == user.email.lower():
-        raise errors.ValidationFailed({"new_email": ["This is already your e-mail address."]})
+        raise errors.ValidationFailed({"new_email": [gettext("This is already your e-mail address.")]})
     ratelimit.hit("email_change_account", str(user.pk))
     ratelimit.hit("email_change_address", new_email)
     owner = User.objects.exclude(pk=user.pk).by_login(new_email).first()

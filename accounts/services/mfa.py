@@ -27,6 +27,7 @@ from allauth.mfa.utils import decrypt, encrypt
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts import errors, tokens
 from accounts.mfa import recovery, selectors, totp, webauthn
@@ -158,7 +159,7 @@ def _amr(*parts: Sequence[str]) -> list[str]:
 def _email_verified(user: User) -> None:
     # An address nobody proved could be someone else's: a second factor on it could lock its owner out.
     if not user.email_verified:
-        raise errors.EmailNotVerified("Verify your e-mail address before adding a second factor.")
+        raise errors.EmailNotVerified(gettext("Verify your e-mail address before adding a second factor."))
 
 
 # --- the second step of a login --------------------------------------------------------------------------
@@ -286,7 +287,7 @@ def passkey_login_verify(
         if user_id is not None
         else None
     )
-    refused = errors.InvalidCredentials("This passkey was not accepted.")
+    refused = errors.InvalidCredentials(gettext("This passkey was not accepted."))
     if pending is None:
         if not selectors.live_challenges(token_hash=token_hash, kind=kind).exists():
             raise errors.ChallengeInvalid()
@@ -371,7 +372,9 @@ def _totp_confirm(user: User, code: str) -> FactorAdded:
         raise errors.MfaSetupExpired()
     step = totp.step_of(decrypt(pending.data["secret"]), code)
     if step is None:
-        raise errors.WrongCode("The code does not match the new secret; check the device's clock and retry.")
+        raise errors.WrongCode(
+            gettext("The code does not match the new secret; check the device's clock and retry.")
+        )
     try:
         with transaction.atomic():
             _user_lock(user)
@@ -386,14 +389,16 @@ def _totp_confirm(user: User, code: str) -> FactorAdded:
             audit.record(
                 "mfa.totp_enabled", actor=user, subject=user, details={"authenticator_id": authenticator.pk}
             )
-            _mail("mfa_enabled", user, method="an authenticator app", first=codes is not None)
+            _mail("mfa_enabled", user, method="totp", first=codes is not None)
     except IntegrityError:
         # allauth's unique (user, type) constraint: TOTP was enabled meanwhile.
         raise errors.TotpAlreadyEnabled()
     return FactorAdded(authenticator=authenticator, recovery_codes=codes)
 
 
-def _factor_removed(user: User, *, action: str, details: dict[str, Any], method: str) -> None:
+def _factor_removed(
+    user: User, *, action: str, details: dict[str, Any], method: str, key_name: str = ""
+) -> None:
     """After an authenticator is deleted: drop recovery codes left without a factor, re-sync, audit, mail."""
     dangling = delete_dangling_recovery_codes(user)
     methods = _methods_sync(user)
@@ -403,7 +408,9 @@ def _factor_removed(user: User, *, action: str, details: dict[str, Any], method:
         subject=user,
         details={**details, "mfa_off": not methods, "recovery_codes_deleted": dangling is not None},
     )
-    _mail("mfa_disabled", user, method=method, still_on=bool(methods))
+    # The factor travels as a kind ("totp" | "webauthn"), not a phrase: the template words it in the
+    # recipient's language.
+    _mail("mfa_disabled", user, method=method, key_name=key_name, still_on=bool(methods))
 
 
 def totp_disable(*, session: Session, password: str | None = None, otp: str | None = None) -> None:
@@ -415,9 +422,9 @@ def totp_disable(*, session: Session, password: str | None = None, otp: str | No
         _user_lock(user)
         app = Authenticator.objects.filter(user=user, type=TOTP).first()
         if app is None:
-            raise errors.AuthenticatorNotFound("No authenticator app is set up.")
+            raise errors.AuthenticatorNotFound(gettext("No authenticator app is set up."))
         app.delete()
-        _factor_removed(user, action="mfa.totp_disabled", details={}, method="your authenticator app")
+        _factor_removed(user, action="mfa.totp_disabled", details={}, method="totp")
 
 
 # --- recovery codes --------------------------------------------------------------------------------------
@@ -557,7 +564,8 @@ def webauthn_remove(
             user,
             action="mfa.webauthn_removed",
             details={"authenticator_id": authenticator_id, "name": name},
-            method=f"the security key “{name}”",
+            method="webauthn",
+            key_name=name,
         )
 
 
@@ -570,12 +578,12 @@ def mfa_reset(*, actor: User, user: User, reason: str) -> dict[str, int]:
     and the rank rule (staff.MFA_RESET); the reason is required and audited (`mfa.reset`)."""
     reason = reason.strip()
     if not reason:
-        raise errors.ValidationFailed({"reason": ["Say why the second factors are reset."]})
+        raise errors.ValidationFailed({"reason": [gettext("Say why the second factors are reset.")]})
     staff.staff_action_authorize(actor=actor, target=user, action=staff.MFA_RESET)
     with transaction.atomic():
         _user_lock(user)
         if not Authenticator.objects.filter(user=user).exists():
-            raise errors.MfaNotEnabled("This account has no second factor to reset.")
+            raise errors.MfaNotEnabled(gettext("This account has no second factor to reset."))
         methods = list(User.objects.filter(pk=user.pk).values_list("mfa_methods", flat=True).first() or [])
         authenticators, _ = Authenticator.objects.filter(user=user).delete()
         challenges, _ = MfaChallenge.objects.filter(user=user).delete()

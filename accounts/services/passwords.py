@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.http import urlsafe_base64_decode
+from django.utils.translation import gettext
 
 from accounts import errors, ratelimit, validators
 from accounts.models import RevokeReason, Session, User
@@ -124,7 +125,7 @@ def password_change(
     reauth.second_factor_check(session=session, otp=otp, purpose="password_change")
     if user.check_password(new_password):
         raise errors.ValidationFailed(
-            {"new_password": ["The new password must differ from the current one."]}
+            {"new_password": [gettext("The new password must differ from the current one.")]}
         )
     _new_password_check(new_password, user)
     with transaction.atomic():

@@ -22,6 +22,7 @@ from typing import Any
 
 from allauth.mfa.models import Authenticator
 from django.conf import settings
+from django.utils.translation import gettext
 
 from accounts import errors, ratelimit, selectors
 from accounts.models import Session, User
@@ -101,16 +102,18 @@ def reauth_check(
     if password:
         if not user.has_usable_password():
             raise errors.ReauthRequired(
-                "This account has no password; log in again with your provider, then retry.",
+                gettext("This account has no password; log in again with your provider, then retry."),
                 details={"max_age_seconds": settings.REAUTH_WINDOW_SECONDS},
             )
         password_confirm(user=user, password=password, purpose=purpose)
     else:
         if password_required and user.has_usable_password():
-            raise errors.ValidationFailed({"password": ["Your password is required for this change."]})
+            raise errors.ValidationFailed(
+                {"password": [gettext("Your password is required for this change.")]}
+            )
         if not selectors.session_is_recent(session=session):
             raise errors.ReauthRequired(
-                "Send your password, or log in again, to confirm it is you.",
+                gettext("Send your password, or log in again, to confirm it is you."),
                 details={"max_age_seconds": settings.REAUTH_WINDOW_SECONDS},
             )
     second_factor_check(session=session, otp=otp, purpose=purpose)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts import errors, selectors
 from accounts.models import User
@@ -52,7 +53,8 @@ def user_restore(*, user: User, actor: User, reason: str) -> User:
             taken = selectors.login_taken(email=locked.email, username=locked.username, exclude=locked.pk)
             if taken is not None:
                 raise errors.RestoreConflict(
-                    f"{taken.message} A live account holds it now, so this one cannot be restored.",
+                    gettext("%(reason)s A live account holds it now, so this one cannot be restored.")
+                    % {"reason": taken.message},
                     details={"conflict": taken.code},
                 )
             deleted_at = locked.deleted_at

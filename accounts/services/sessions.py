@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts import errors, selectors, tokens
 from accounts.models import RevokeReason, Session, User
@@ -290,7 +291,9 @@ def _token_refresh_locked(
             grace = timedelta(seconds=settings.REFRESH_REUSE_GRACE_SECONDS)
             just_rotated = session.rotated_at is not None and now - session.rotated_at <= grace
             if just_rotated and hmac.compare_digest(session.previous_refresh_hash, presented):
-                raise errors.TokenInvalid("This refresh token was just rotated by a concurrent request.")
+                raise errors.TokenInvalid(
+                    gettext("This refresh token was just rotated by a concurrent request.")
+                )
             session.revoked_at = now
             session.revoke_reason = RevokeReason.TOKEN_REUSED
             session.save(update_fields=["revoked_at", "revoke_reason"])

@@ -9,7 +9,8 @@ from django.http import HttpRequest
 from ninja import Path, Query, Router
 from ninja.responses import Status
 
-from accounts.api import current_session, pair_out
+from accounts import errors as account_errors
+from accounts.api import REAUTH_ERRORS, current_session, pair_out
 from accounts.auth import session_auth
 from accounts.mfa.schemas import MfaRequiredOut
 from accounts.ratelimit import ip_throttle
@@ -32,6 +33,7 @@ def _credentials(payload: schemas.SocialCredentialsIn) -> Credentials:
     operation_id="auth_social_login",
     summary="Log in (or sign up) with a Google id_token, or a GitHub or Facebook token; opens a session",
     description=(
+        "Logs in with a social provider's credentials and opens a session; a first login creates the account from the provider's verified e-mail. Side effects: a session, the audit events `auth.login` (and `user.registered` for a new account); for an account with MFA, a challenge instead (202). "
         "google: `id_token`; github: `access_token`, or `code` + `redirect_uri`; facebook: `access_token`. "
         "An e-mail that belongs to an existing account answers 409 `email_conflict`: log in to that account "
         "and link the provider with POST /me/social-accounts/{provider}/link. 202: the account has MFA; finish "
@@ -42,7 +44,16 @@ def _credentials(payload: schemas.SocialCredentialsIn) -> Credentials:
     response={
         200: schemas.SocialLoginOut,
         202: MfaRequiredOut,
-        **errors(400, 403, 404, 409, 422, 429, 502),
+        **errors(
+            account_errors.InvalidProviderToken,
+            account_errors.ProviderEmailMissing,
+            account_errors.AccountInactive,
+            account_errors.UnknownProvider,
+            account_errors.EmailConflict,
+            422,
+            429,
+            account_errors.ProviderUnavailable,
+        ),
     },
 )
 def social_login(
@@ -58,6 +69,7 @@ def social_login(
     "",
     operation_id="me_social_accounts_list",
     summary="Your linked social accounts, oldest first",
+    description="The social provider accounts linked to the user, paginated. No side effects.",
     response={200: schemas.SocialAccountPageOut, **errors(401, 422)},
 )
 def me_social_accounts_list(request: HttpRequest, paging: Query[PageParams]) -> dict[str, object]:
@@ -70,7 +82,11 @@ def me_social_accounts_list(request: HttpRequest, paging: Query[PageParams]) -> 
     "/{account_id}",
     operation_id="me_social_accounts_unlink",
     summary="Unlink one of your social accounts (not the last way to log in)",
-    response={204: None, **errors(401, 404, 409, 422)},
+    description="Unlinks one of the user's social accounts. Refused with 409 `last_login_method` when it is the only way left to log in (no usable password). Side effect: the audit event `social.unlinked`.",
+    response={
+        204: None,
+        **errors(401, account_errors.SocialAccountNotFound, account_errors.LastLoginMethod, 422),
+    },
 )
 def me_social_accounts_unlink(
     request: HttpRequest, account_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -84,6 +100,7 @@ def me_social_accounts_unlink(
     operation_id="me_social_accounts_link",
     summary="Link a provider account to you (needs your password or a recent login)",
     description=(
+        "Links a social provider account to the signed-in user. Side effects: the audit event `social.linked` and a `social_linked` mail to the user. "
         "Same credentials as POST /auth/social/{provider}, plus `password` unless the session was opened by "
         "a login within the re-auth window (else 403 `reauth_required`). A wrong password is 400 "
         "`wrong_password` and counts toward the login lockout (429 `locked`). 201 when linked now, 200 when "
@@ -92,7 +109,17 @@ def me_social_accounts_unlink(
     response={
         200: schemas.SocialAccountOut,
         201: schemas.SocialAccountOut,
-        **errors(400, 401, 403, 404, 409, 422, 429, 502),
+        **errors(
+            401,
+            account_errors.InvalidProviderToken,
+            account_errors.ProviderEmailMissing,
+            *REAUTH_ERRORS,
+            account_errors.UnknownProvider,
+            account_errors.SocialAccountTaken,
+            422,
+            429,
+            account_errors.ProviderUnavailable,
+        ),
     },
 )
 def me_social_accounts_link(

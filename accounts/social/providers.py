@@ -26,6 +26,7 @@ from allauth.socialaccount.providers.oauth2.client import OAuth2Error
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 from accounts import errors
 
@@ -76,7 +77,9 @@ def _provider(name: str) -> Provider:
 
 def _required(**fields: str | None) -> None:
     missing = {
-        name: ["This field is required for this provider."] for name, value in fields.items() if not value
+        name: [gettext("This field is required for this provider.")]
+        for name, value in fields.items()
+        if not value
     }
     if missing:
         raise errors.ValidationFailed(missing)
@@ -189,8 +192,8 @@ def _github(provider: Provider, credentials: Credentials) -> SocialLogin:
     else:
         raise errors.ValidationFailed(
             {
-                "access_token": ["Send access_token, or code with redirect_uri."],
-                "code": ["Send access_token, or code with redirect_uri."],
+                "access_token": [gettext("Send access_token, or code with redirect_uri.")],
+                "code": [gettext("Send access_token, or code with redirect_uri.")],
             }
         )
     request = allauth_context.request

@@ -13,6 +13,7 @@ from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount, SocialToken
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts import errors, services
 from accounts.models import Session, User
@@ -209,8 +210,10 @@ def social_account_unlink(
         if not others and not user.has_usable_password():
             if by_staff:
                 raise errors.LastLoginMethod(
-                    "This is the user's last way to log in: they must set a password or link another "
-                    "provider first."
+                    gettext(
+                        "This is the user's last way to log in: they must set a password or link another "
+                        "provider first."
+                    )
                 )
             raise errors.LastLoginMethod()
         _account_delete(account, actor=actor, reason="unlinked", note=reason if by_staff else "")

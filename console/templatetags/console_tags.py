@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from django import template
+from django.utils.translation import gettext_lazy as _
 
 register = template.Library()
 
-# Data request statuses whose code does not read well as words.
+# Data request statuses in words, in the console's language (some codes do not read well as words).
 _STATUS_WORDS = {
-    "pending": "queued",
-    "awaiting_approval": "awaiting approval",
-    "approved": "scheduled",
+    "pending": _("queued"),
+    "awaiting_approval": _("awaiting approval"),
+    "approved": _("scheduled"),
+    "running": _("running"),
+    "ready": _("ready"),
+    "completed": _("completed"),
+    "expired": _("expired"),
+    "failed": _("failed"),
+    "rejected": _("rejected"),
+    "cancelled": _("cancelled"),
 }
 # The badge colour of a status: ok (done), warn (under way or waiting for someone), bad (gave up).
 _STATUS_TONE = {
@@ -32,7 +40,8 @@ def words(code: str | None) -> str:
 
 @register.filter
 def status_label(status: str | None) -> str:
-    return _STATUS_WORDS.get(status or "", words(status))
+    label = _STATUS_WORDS.get(status or "")
+    return str(label) if label is not None else words(status)
 
 
 @register.filter

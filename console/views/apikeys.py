@@ -15,6 +15,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from adminapi import scopes, selectors, services
@@ -34,7 +35,7 @@ class ApiKeyForm(django_forms.Form):
         choices=[(scope, scope) for scope in scopes.SCOPES], widget=django_forms.CheckboxSelectMultiple
     )
     expires_in_days = django_forms.IntegerField(
-        min_value=1, max_value=services.MAX_LIFETIME_DAYS, initial=90, label="Expires in (days)"
+        min_value=1, max_value=services.MAX_LIFETIME_DAYS, initial=90, label=gettext_lazy("Expires in (days)")
     )
 
 
@@ -90,7 +91,7 @@ def _create(request: StaffRequest) -> HttpResponse:
             expires_at=timezone.now() + timedelta(days=data["expires_in_days"]),
         )
     except DomainError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, str(exc.message))
         return _keys(request, _context(request, form=form), status=exc.status)
     return _keys(request, _context(request, created=created), status=201)
 
@@ -102,7 +103,9 @@ def api_key_revoke(request: StaffRequest, key_id: uuid.UUID) -> HttpResponse:
 
     def action() -> str:
         services.api_key_revoke(api_key=api_key, actor=request.user)
-        return f"The key {api_key.prefix} is revoked; it stops working at once."
+        return gettext("The key %(prefix)s is revoked; it stops working at once.") % {
+            "prefix": api_key.prefix
+        }
 
     return run_action(
         request,

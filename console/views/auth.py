@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import errors, ratelimit, services
@@ -24,9 +25,12 @@ from console.views.common import StaffRequest
 from core.errors import DomainError, RateLimited
 
 DOOR = "console"
-INVALID_LOGIN = (
-    "Please enter a correct e-mail or username and password. Note that both fields may be case-sensitive."
-)
+
+
+def _invalid_login() -> str:
+    return gettext(
+        "Please enter a correct e-mail or username and password. Note that both fields may be case-sensitive."
+    )
 
 
 def _next(request: HttpRequest) -> str:
@@ -47,7 +51,7 @@ def login(request: HttpRequest) -> HttpResponseBase:
                 login=form.cleaned_data["username"], password=form.cleaned_data["password"], door=DOOR
             )
         except errors.InvalidCredentials:
-            error = INVALID_LOGIN
+            error = _invalid_login()
         except RateLimited as exc:
             error = accounts_forms.refusal(exc).messages[0]
         else:
@@ -61,7 +65,7 @@ def login(request: HttpRequest) -> HttpResponseBase:
             signin.complete(request, result, amr=["pwd"])
             return redirect(_next(request))
     elif request.method == "POST":
-        error = INVALID_LOGIN
+        error = _invalid_login()
     context = {"form": form, "error": error, "next": request.POST.get("next") or request.GET.get("next", "")}
     return render(request, "console/login.html", context)
 
@@ -81,25 +85,34 @@ def login_mfa(request: HttpRequest) -> HttpResponseBase:
             )
         except (errors.ChallengeInvalid, errors.InvalidCredentials):
             request.session.pop(signin.PENDING_MFA, None)
-            messages.error(request, "That sign-in has expired. Please sign in again.")
+            messages.error(request, gettext("That sign-in has expired. Please sign in again."))
             return redirect("console:login")
         except errors.WrongCode:
-            error = "That code is not right (or was already used). Try the next one."
+            error = gettext("That code is not right (or was already used). Try the next one.")
         except RateLimited as exc:
             error = accounts_forms.refusal(exc).messages[0]
         else:
             signin.complete(request, passed.user, amr=passed.amr)
             if passed.factor.recovery_codes_left is not None:
-                messages.warning(request, f"Recovery code used: {passed.factor.recovery_codes_left} left.")
+                # Said in the language of the console pages that follow, the profile's.
+                signin.language_activate(request, passed.user)
+                left = passed.factor.recovery_codes_left
+                messages.warning(
+                    request,
+                    ngettext(
+                        "Recovery code used: %(count)d left.", "Recovery code used: %(count)d left.", left
+                    )
+                    % {"count": left},
+                )
             return redirect(pending["next"])
     elif request.method == "POST":
-        error = "Enter the code."
+        error = gettext("Enter the code.")
     context = {"form": form, "error": error, "methods": pending["methods"]}
     return render(request, "console/login_mfa.html", context, status=400 if error else 200)
 
 
 def _json_error(exc: DomainError) -> JsonResponse:
-    response = JsonResponse({"code": exc.code, "message": exc.message}, status=exc.status)
+    response = JsonResponse({"code": exc.code, "message": str(exc.message)}, status=exc.status)
     if isinstance(exc, RateLimited):
         response["Retry-After"] = str(exc.details["retry_after"])
     return response
@@ -127,7 +140,9 @@ def passkey_verify(request: HttpRequest) -> HttpResponse:
     except ValueError:
         credential = None
     if not isinstance(credential, dict):
-        return JsonResponse({"code": "validation_error", "message": "A credential is required."}, status=422)
+        return JsonResponse(
+            {"code": "validation_error", "message": gettext("A credential is required.")}, status=422
+        )
     if not token:
         return _json_error(errors.ChallengeInvalid())
     try:
@@ -166,13 +181,13 @@ def mfa_setup(request: StaffRequest) -> HttpResponse:
                 return render(
                     request, "console/mfa_setup_done.html", {"recovery_codes": added.recovery_codes}
                 )
-            context["error"], status = "Enter the code your app shows.", 400
+            context["error"], status = gettext("Enter the code your app shows."), 400
     except errors.ReauthRequired:
         context["reauth"], status = True, 403
     except (errors.WrongCode, errors.MfaSetupExpired, errors.TotpAlreadyEnabled) as exc:
-        context["error"], status = exc.message, exc.status
+        context["error"], status = str(exc.message), exc.status
     except errors.EmailNotVerified as exc:
-        context["blocked"], status = exc.message, exc.status
+        context["blocked"], status = str(exc.message), exc.status
     context["setup"] = mfa_selectors.totp_setup_current(user=user)
     return render(request, "console/mfa_setup.html", context, status=status)
 

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django_htmx.middleware import HtmxDetails
 
 from accounts.models import User
@@ -53,7 +54,7 @@ def run_action(
     try:
         messages.success(request, action())
     except DomainError as exc:
-        messages.error(request, exc.message)
+        messages.error(request, str(exc.message))
         status = exc.status
     if request.htmx:
         return partial(status)
@@ -63,7 +64,7 @@ def run_action(
 
 
 def bad_form(request: StaffRequest, template: str, context: dict[str, Any], partial: str) -> HttpResponse:
-    messages.error(request, "Please correct the input.")
+    messages.error(request, gettext("Please correct the input."))
     if request.htmx:
         return render(request, f"{template}#{partial}", context, status=400)
     return render(request, template, context, status=400)

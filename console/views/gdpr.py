@@ -6,6 +6,7 @@ from typing import Any
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
 from console import forms, selectors
@@ -67,7 +68,10 @@ def deletion_approve(request: StaffRequest, request_id: uuid.UUID) -> HttpRespon
 
     def action() -> str:
         approved = gdpr_services.erasure_approve(data_request=data_request, actor=request.user)
-        return f"Erasure of {approved.user.email} approved; it runs {approved.scheduled_for:%Y-%m-%d %H:%M} UTC unless cancelled."
+        return gettext("Erasure of %(email)s approved; it runs %(when)s UTC unless cancelled.") % {
+            "email": approved.user.email,
+            "when": f"{approved.scheduled_for:%Y-%m-%d %H:%M}",
+        }
 
     return _decided(request, action)
 
@@ -87,7 +91,7 @@ def deletion_reject(request: StaffRequest, request_id: uuid.UUID) -> HttpRespons
             actor=request.user,
             reason=form.cleaned_data["reason"],
         )
-        return "Erasure request rejected."
+        return gettext("Erasure request rejected.")
 
     return _decided(request, action)
 
@@ -114,7 +118,9 @@ def erasure_cancel(request: StaffRequest, request_id: uuid.UUID) -> HttpResponse
         cancelled = gdpr_services.data_request_cancel(
             data_request=data_request, actor=request.user, reason=form.cleaned_data["reason"]
         )
-        return f"Erasure of {cancelled.user.email} cancelled; the account is kept."
+        return gettext("Erasure of %(email)s cancelled; the account is kept.") % {
+            "email": cancelled.user.email
+        }
 
     return run_action(
         request,

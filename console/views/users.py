@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import selectors as account_selectors
@@ -121,7 +122,7 @@ def session_revoke(request: StaffRequest, user_id: uuid.UUID, session_id: uuid.U
 
     def action() -> str:
         account_services.session_revoke(session=session, actor=request.user, reason=RevokeReason.REVOKED)
-        return "The session has ended."
+        return gettext("The session has ended.")
 
     return _user_action(request, session.user, action)
 
@@ -137,7 +138,11 @@ def logout_all(request: StaffRequest, user_id: uuid.UUID) -> HttpResponse:
             actor=request.user,
             reason=RevokeReason.FORCE_LOGOUT,
         )
-        return f"Logged out everywhere: {count} session(s) ended."
+        return ngettext(
+            "Logged out everywhere: %(count)d session ended.",
+            "Logged out everywhere: %(count)d sessions ended.",
+            count,
+        ) % {"count": count}
 
     return _user_action(request, user, action)
 
@@ -149,7 +154,7 @@ def verification_resend(request: StaffRequest, user_id: uuid.UUID) -> HttpRespon
 
     def action() -> str:
         account_services.email_verification_send(user=user, actor=request.user)
-        return f"A new verification link is on its way to {user.email}."
+        return gettext("A new verification link is on its way to %(email)s.") % {"email": user.email}
 
     return _user_action(request, user, action)
 
@@ -160,7 +165,7 @@ def deactivate(request: StaffRequest, user_id: uuid.UUID) -> HttpResponse:
     user = get_object_or_404(User, pk=user_id)
     form = forms.OptionalReasonForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Keep the reason to 500 characters.")
+        messages.error(request, gettext("Keep the reason to 500 characters."))
         return _bad_reason(request, user)
 
     def action() -> str:
@@ -169,7 +174,7 @@ def deactivate(request: StaffRequest, user_id: uuid.UUID) -> HttpResponse:
             actor=request.user,
             reason=form.cleaned_data["reason"],
         )
-        return "The account is deactivated and every session ended."
+        return gettext("The account is deactivated and every session ended.")
 
     return _user_action(request, user, action)
 
@@ -181,7 +186,7 @@ def reactivate(request: StaffRequest, user_id: uuid.UUID) -> HttpResponse:
 
     def action() -> str:
         account_services.user_reactivate(user=user, actor=request.user)
-        return "The account is active again."
+        return gettext("The account is active again.")
 
     return _user_action(request, user, action)
 
@@ -196,7 +201,7 @@ def password_reset_send(request: StaffRequest, user_id: uuid.UUID) -> HttpRespon
 
     def action() -> str:
         account_services.password_reset_link_send(user=user, actor=request.user, reason=reason)
-        return f"A password-reset link is on its way to {user.email}."
+        return gettext("A password-reset link is on its way to %(email)s.") % {"email": user.email}
 
     return _user_action(request, user, action)
 
@@ -211,7 +216,7 @@ def lockout_clear(request: StaffRequest, user_id: uuid.UUID) -> HttpResponse:
 
     def action() -> str:
         account_services.lockout_clear(user=user, actor=request.user, reason=reason)
-        return "The sign-in lock is cleared and the failed passwords are forgotten."
+        return gettext("The sign-in lock is cleared and the failed passwords are forgotten.")
 
     return _user_action(request, user, action)
 
@@ -226,7 +231,9 @@ def mfa_reset(request: StaffRequest, user_id: uuid.UUID) -> HttpResponse:
 
     def action() -> str:
         account_services.mfa_reset(actor=request.user, user=user, reason=reason)
-        return "Every second factor and recovery code of this user is removed; the owner has been told."
+        return gettext(
+            "Every second factor and recovery code of this user is removed; the owner has been told."
+        )
 
     return _user_action(request, user, action)
 
@@ -241,7 +248,7 @@ def restore(request: StaffRequest, user_id: uuid.UUID) -> HttpResponse:
 
     def action() -> str:
         account_services.user_restore(user=user, actor=request.user, reason=reason)
-        return "The account is restored and its erasure cancelled; the owner has been told."
+        return gettext("The account is restored and its erasure cancelled; the owner has been told.")
 
     return _user_action(request, user, action)
 
@@ -259,7 +266,7 @@ def social_unlink(request: StaffRequest, user_id: uuid.UUID, account_id: int) ->
         social_services.social_account_unlink(
             user=user, account_id=account.pk, actor=request.user, reason=reason
         )
-        return f"The {account.provider} account is unlinked."
+        return gettext("The %(provider)s account is unlinked.") % {"provider": account.provider}
 
     return _user_action(request, user, action)
 
@@ -277,7 +284,7 @@ def consent_history(request: StaffRequest, user_id: uuid.UUID) -> HttpResponse:
             history = gdpr_services.consent_history_disclose(user=user, actor=request.user, reason=reason)
             status = 200
         except DomainError as exc:
-            messages.error(request, exc.message)
+            messages.error(request, str(exc.message))
             status = exc.status
     context = _detail_context(request, user, consent_history=history, consents_alone=bool(request.htmx))
     template = f"{DETAIL}#consents" if request.htmx else DETAIL

@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from console import selectors, webhook_forms
@@ -76,7 +77,9 @@ def webhooks(request: StaffRequest) -> HttpResponse:
     except DomainError as exc:
         form.add_domain_error(exc)
         return bad_form(request, LIST, _list_context(form), "create")
-    messages.success(request, "Endpoint created. Copy its signing secret now: it is not shown again.")
+    messages.success(
+        request, gettext("Endpoint created. Copy its signing secret now: it is not shown again.")
+    )
     return render_page(request, DETAIL, _detail_context(request, endpoint, secret=secret), status=201)
 
 
@@ -104,7 +107,7 @@ def webhook_edit(request: StaffRequest, endpoint_id: uuid.UUID) -> HttpResponse:
         except DomainError as exc:
             form.add_domain_error(exc)
         else:
-            messages.success(request, "Endpoint saved.")
+            messages.success(request, gettext("Endpoint saved."))
             return redirect(reverse("console:webhook", args=[endpoint.pk]))
     return bad_form(request, DETAIL, _detail_context(request, endpoint, edit_form=form), "settings")
 
@@ -119,7 +122,7 @@ def webhook_rotate(request: StaffRequest, endpoint_id: uuid.UUID) -> HttpRespons
     secret = webhook_services.endpoint_secret_rotate(
         endpoint=endpoint, actor=request.user, grace_hours=form.cleaned_data["grace_hours"]
     )
-    messages.success(request, "New signing secret. Copy it now: it is not shown again.")
+    messages.success(request, gettext("New signing secret. Copy it now: it is not shown again."))
     return render_page(request, DETAIL, _detail_context(request, endpoint, secret=secret))
 
 
@@ -128,7 +131,7 @@ def webhook_rotate(request: StaffRequest, endpoint_id: uuid.UUID) -> HttpRespons
 def webhook_delete(request: StaffRequest, endpoint_id: uuid.UUID) -> HttpResponse:
     endpoint = _endpoint(endpoint_id)
     webhook_services.endpoint_delete(endpoint=endpoint, actor=request.user)
-    messages.success(request, f"Endpoint {endpoint.url} deleted.")
+    messages.success(request, gettext("Endpoint %(url)s deleted.") % {"url": endpoint.url})
     return redirect(reverse("console:webhooks"))
 
 
@@ -150,7 +153,7 @@ def webhook_test(request: StaffRequest, endpoint_id: uuid.UUID) -> HttpResponse:
 
     def action() -> str:
         delivery = webhook_services.endpoint_test_send(endpoint=endpoint, actor=request.user)
-        return f"Test event {delivery.event.webhook_id} queued."
+        return gettext("Test event %(id)s queued.") % {"id": delivery.event.webhook_id}
 
     return _deliveries_action(request, endpoint, action)
 
@@ -165,6 +168,6 @@ def delivery_replay(request: StaffRequest, endpoint_id: uuid.UUID, delivery_id: 
 
     def action() -> str:
         webhook_services.delivery_replay(delivery=delivery, actor=request.user)
-        return f"Delivery of {delivery.event.webhook_id} queued again."
+        return gettext("Delivery of %(id)s queued again.") % {"id": delivery.event.webhook_id}
 
     return _deliveries_action(request, endpoint, action)

@@ -63,6 +63,8 @@ def erasure_run(*, data_request_id: uuid.UUID) -> DataRequest | None:
                 template="gdpr/email/erasure_completed",
                 to=user.email,
                 context={"first_name": user.first_name},
+                # Read now: the relay renders it after the erasers have blanked the profile's locale.
+                locale=mail.locale_of(user.pk),
             )
         # Read before the erasers delete the files: an old download link must answer 410 (gone), as for an
         # expired export, not 404 (never existed).

@@ -80,7 +80,9 @@ def _write_zip(fh: IO[bytes], data_request: DataRequest, user: User) -> None:
     progress = _Progress(data_request, sum(e.estimate(user) for e in registered))
     ctx = exporters.ExportContext(user=user, chunk_size=settings.GDPR_EXPORT_CHUNK_SIZE, tick=progress.tick)
     files: dict[str, dict[str, Any]] = {}
-    with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+    with zipfile.ZipFile(
+        fh, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=settings.GDPR_EXPORT_COMPRESSLEVEL
+    ) as archive:
         for exporter in registered:
             for entry in exporter.entries(ctx):
                 if entry.name in files or entry.name == "manifest.json":

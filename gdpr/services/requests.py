@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts import errors as account_errors
 from accounts import services as account_services
@@ -81,10 +82,10 @@ def export_request_for_user(*, user: User, actor: User, source: str) -> DataRequ
     open export per user (409); the user's own daily limit does not count it. A deleted account has no
     export to start (409 user_deleted): its data waits for erasure."""
     if not (actor.is_active and actor.is_staff):
-        raise account_errors.StaffOnly("Only staff may start an export for another user.")
+        raise account_errors.StaffOnly(gettext("Only staff may start an export for another user."))
     if not user.is_live:
         raise errors.UserDeleted()
-    already_open = errors.RequestOpen("This user already has an open export request.")
+    already_open = errors.RequestOpen(gettext("This user already has an open export request."))
     if DataRequest.objects.filter(user=user, type=RequestType.EXPORT, status__in=OPEN_STATUSES).exists():
         raise already_open
     try:

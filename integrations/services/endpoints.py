@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.models import User
 from audit import services as audit
@@ -30,10 +31,12 @@ def event_types_check(event_types: Iterable[str]) -> list[str]:
     """Known types, sorted and deduplicated; `*` alone stands for every type."""
     chosen = sorted({str(t).strip() for t in event_types if str(t).strip()})
     if not chosen:
-        raise errors.InvalidEndpoint("event_types", "Choose at least one event type.")
+        raise errors.InvalidEndpoint("event_types", gettext("Choose at least one event type."))
     unknown = [t for t in chosen if t != ALL_EVENTS and t not in events.EVENT_TYPES]
     if unknown:
-        raise errors.InvalidEndpoint("event_types", f"Unknown event types: {', '.join(unknown)}.")
+        raise errors.InvalidEndpoint(
+            "event_types", gettext("Unknown event types: %(types)s.") % {"types": ", ".join(unknown)}
+        )
     return [ALL_EVENTS] if ALL_EVENTS in chosen else chosen
 
 
@@ -144,7 +147,9 @@ def endpoint_secret_rotate(
     permission_check(actor)
     grace = float(settings.WEBHOOKS_SECRET_GRACE_HOURS if grace_hours is None else grace_hours)
     if not 0 <= grace <= MAX_GRACE_HOURS:
-        raise errors.InvalidEndpoint("grace_hours", f"The grace period is 0 to {MAX_GRACE_HOURS} hours.")
+        raise errors.InvalidEndpoint(
+            "grace_hours", gettext("The grace period is 0 to %(hours)d hours.") % {"hours": MAX_GRACE_HOURS}
+        )
     secret = signing.secret_generate()
     now = timezone.now()
     with transaction.atomic():

@@ -79,3 +79,26 @@ def test_table_parser_reads_multi_status_rows() -> None:
 @pytest.mark.parametrize("code", ["validation_error", "invalid_credentials", "token_reused", "rate_limited"])
 def test_known_codes_are_collected(code: str) -> None:
     assert code in all_codes()
+
+
+def test_every_code_the_document_lists_is_registered_with_its_status() -> None:
+    """The `code` enums of the OpenAPI document name registered codes only, each under a status it has in
+    the registry (and so in the table above)."""
+    import json
+
+    from config import openapi
+    from config.api import api as ninja_api
+
+    document = json.loads(openapi.render(ninja_api))
+    codes = all_codes()
+    wrong = sorted(
+        f"{op['operationId']} {status} {code}"
+        for _method, _path, op in openapi.operations(document)
+        for status, answer in op["responses"].items()
+        if status[0] in "45"
+        for code in document["components"]["schemas"][
+            answer["content"]["application/json"]["schema"]["$ref"].removeprefix(openapi.REF_PREFIX)
+        ]["properties"]["code"]["enum"]
+        if int(status) not in codes.get(code, {})
+    )
+    assert wrong == []

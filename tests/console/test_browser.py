@@ -131,7 +131,7 @@ def test_search_open_user_and_log_out_everywhere(live_server, browser):
     page.once("dialog", accept)
     page.evaluate("window.__sameDocument = true")
     page.click("#logout-all")
-    page.wait_for_selector("text=1 session(s) ended")
+    page.wait_for_selector("text=1 session ended")
     assert dialogs and "everywhere" in dialogs[0]
     assert page.evaluate("window.__sameDocument") is True
     assert page.locator("#sessions .badge.ok").count() == 0

@@ -37,6 +37,26 @@ def api_totp(base: str, email: str) -> dict[str, Any]:
     return {"secret": secret, **done.json()}
 
 
+def virtual_authenticator(context: Any, page: Any) -> tuple[Any, dict[str, Any]]:
+    """A platform authenticator in Chromium (CDP WebAuthn) that answers by itself, user verified."""
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    added = cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
+    return cdp, added
+
+
 def test_staff_without_a_factor_is_made_to_enroll_first(live_server, browser, settings):  # noqa: F811
     settings.CONSOLE_REQUIRE_MFA = True
     base = live_server.url
@@ -95,21 +115,7 @@ def test_staff_login_with_a_passkey(live_server, browser, settings):  # noqa: F8
     page.set_default_timeout(10_000)
     problems: list[str] = []
     page.on("pageerror", lambda e: problems.append(str(e)))
-    cdp = context.new_cdp_session(page)
-    cdp.send("WebAuthn.enable")
-    added = cdp.send(
-        "WebAuthn.addVirtualAuthenticator",
-        {
-            "options": {
-                "protocol": "ctap2",
-                "transport": "internal",
-                "hasResidentKey": True,
-                "hasUserVerification": True,
-                "isUserVerified": True,
-                "automaticPresenceSimulation": True,
-            }
-        },
-    )
+    cdp, added = virtual_authenticator(context, page)
     page.goto(f"{base}/console/login/")
     # Register the passkey the way a client app would: the API's WebAuthn registration, run in this page
     # (the console's origin) by the browser's own navigator.credentials.create.
@@ -181,3 +187,21 @@ def test_mfa_reset_by_permitted_staff_and_refused_without_permission(live_server
     page.screenshot(path=str(ARTIFACTS / "24-mfa-reset.png"), full_page=True)
     assert User.objects.get(pk=target.pk).mfa_methods == []
     assert problems == [], problems
+
+
+def test_the_passkey_buttons_own_texts_are_in_the_pages_language(live_server, browser, settings):  # noqa: F811
+    """passkey.js reads its texts from the page: a German browser whose passkey ceremony is refused (no passkey
+    of this site on the authenticator) sees the German message."""
+    base = live_server.url
+    settings.MFA_WEBAUTHN_RP_ID = "localhost"
+    settings.MFA_WEBAUTHN_ORIGINS = [base]
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="de-DE")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    virtual_authenticator(context, page)
+    page.goto(f"{base}/console/login/")
+    expect(page.locator("#passkey-button")).to_have_text("Mit einem Passkey anmelden")
+    page.click("#passkey-button")
+    expect(page.locator("#passkey-error")).to_have_text("Die Anmeldung mit dem Passkey wurde abgebrochen.")
+    expect(page.locator("#passkey-button")).to_be_enabled()
+    context.close()

@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from config.openapi import ERROR_REF, HTTP_METHODS, operations
+from jsonschema import Draft202012Validator
+
+from config.openapi import HTTP_METHODS, operations
 
 OPERATION_ID = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$")
 
@@ -42,6 +44,68 @@ def _has_examples(document: dict[str, Any], request_body: dict[str, Any]) -> boo
         if not (schema.get("examples") or schema.get("example") is not None):
             return False
     return True
+
+
+def _example_problems(document: dict[str, Any], schema: dict[str, Any], value: Any) -> list[str]:
+    """Why `value` is not an instance of `schema` (its $refs resolved in the document's components)."""
+    root = {**schema, "components": document.get("components", {})}
+    return [error.message for error in Draft202012Validator(root).iter_errors(value)]
+
+
+def _error_problems(document: dict[str, Any], label: str, status: str, answer: dict[str, Any]) -> list[str]:
+    """An error answer uses an ErrorOut-shaped schema whose `code` is an enum of the codes it can carry, and
+    shows one valid example per code."""
+    content = answer.get("content", {}).get("application/json", {})
+    schema = content.get("schema", {})
+    target = _resolve(document, schema)
+    envelope = document.get("components", {}).get("schemas", {}).get("ErrorOut", {})
+    if (
+        "$ref" not in schema
+        or set(target.get("properties", {})) != set(envelope.get("properties", {}))
+        or set(target.get("required", [])) != set(envelope.get("required", []))
+    ):
+        return [f"{label}: {status} does not use the ErrorOut schema"]
+    codes = target["properties"]["code"].get("enum") or []
+    if not codes:
+        return [f"{label}: {status} lists no error codes (no enum on `code`)"]
+    found = []
+    examples = content.get("examples") or {}
+    shown = {example.get("value", {}).get("code") for example in examples.values()}
+    for code in codes:
+        if code not in shown:
+            found.append(f"{label}: {status} has no example of the code {code!r}")
+    for name, example in examples.items():
+        value = example.get("value", {})
+        if value.get("code") not in codes:
+            found.append(
+                f"{label}: {status} example {name!r} has a code not in its enum: {value.get('code')!r}"
+            )
+        elif not str(value.get("message", "")).strip():
+            found.append(f"{label}: {status} example {name!r} has no message")
+        for message in _example_problems(document, schema, value):
+            found.append(f"{label}: {status} example {name!r} does not fit its schema: {message}")
+    return found
+
+
+def _success_problems(document: dict[str, Any], label: str, status: str, answer: dict[str, Any]) -> list[str]:
+    found = []
+    for media_type, content in answer.get("content", {}).items():
+        if "json" not in media_type:
+            continue
+        schema = content.get("schema", {})
+        target = _resolve(document, schema)
+        if "example" in content:
+            values = [content["example"]]
+        elif content.get("examples"):
+            values = [example.get("value") for example in content["examples"].values()]
+        else:
+            values = list(target.get("examples", []))
+        if not values:
+            found.append(f"{label}: {status} has no example")
+        for value in values:
+            for message in _example_problems(document, schema, value):
+                found.append(f"{label}: {status} example does not fit its schema: {message}")
+    return found
 
 
 _STRING_ANNOTATIONS = {"type", "title", "description", "examples", "example", "default"}
@@ -130,6 +194,13 @@ def problems(document: dict[str, Any]) -> list[str]:
             found.append(f"{label}: no tag")
         if not str(op.get("summary", "")).strip():
             found.append(f"{label}: no summary")
+        description = str(op.get("description", "")).strip()
+        # config/openapi.py appends the auth and rate-limit lines; what the operation does comes first.
+        if not description or description.startswith("**Auth:**"):
+            found.append(f"{label}: no description of what it does")
+        for line in ("**Auth:**", "**Rate limit:**"):
+            if line not in description:
+                found.append(f"{label}: description does not state {line.strip('*:').lower()}")
         responses = {str(k): v for k, v in op.get("responses", {}).items()}
         if not any(s.startswith("2") for s in responses):
             found.append(f"{label}: no 2xx response declared")
@@ -137,9 +208,9 @@ def problems(document: dict[str, Any]) -> list[str]:
         if not errors:
             found.append(f"{label}: no error response declared")
         for status in sorted(errors):
-            schema = responses[status].get("content", {}).get("application/json", {}).get("schema", {})
-            if schema.get("$ref") != ERROR_REF:
-                found.append(f"{label}: {status} does not use the ErrorOut schema")
+            found += _error_problems(document, label, status, responses[status])
+        for status in sorted(s for s in responses if s.startswith("2")):
+            found += _success_problems(document, label, status, responses[status])
         if "500" not in responses:
             found.append(f"{label}: 500 (server_error) not declared")
         if "requestBody" in op:

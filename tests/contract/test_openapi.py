@@ -168,6 +168,41 @@ def _link_at_the_unlink_path(doc: dict[str, Any]) -> None:
     )
 
 
+def _media(doc: dict[str, Any], path: str, method: str, status: str) -> dict[str, Any]:
+    media: dict[str, Any] = _op(doc, path, method)["responses"][status]["content"]["application/json"]
+    return media
+
+
+def _error_schema(doc: dict[str, Any], path: str, method: str, status: str) -> dict[str, Any]:
+    name = _media(doc, path, method, status)["schema"]["$ref"].rsplit("/", 1)[-1]
+    schema: dict[str, Any] = doc["components"]["schemas"][name]
+    return schema
+
+
+def _no_code_enum(doc: dict[str, Any]) -> None:
+    _error_schema(doc, REGISTER, "post", "409")["properties"]["code"].pop("enum")
+
+
+def _example_code_not_listed(doc: dict[str, Any]) -> None:
+    _media(doc, REGISTER, "post", "409")["examples"]["email_taken"]["value"]["code"] = "validation_error"
+
+
+def _code_without_example(doc: dict[str, Any]) -> None:
+    _media(doc, REGISTER, "post", "409")["examples"].pop("username_taken")
+
+
+def _example_off_schema(doc: dict[str, Any]) -> None:
+    _media(doc, REGISTER, "post", "409")["examples"]["email_taken"]["value"]["details"] = "none"
+
+
+def _success_without_example(doc: dict[str, Any]) -> None:
+    _media(doc, ME, "get", "200").pop("example")
+
+
+def _success_example_off_schema(doc: dict[str, Any]) -> None:
+    _media(doc, ME, "get", "200")["example"]["id"] = 42
+
+
 BREAKAGES: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     "missing operationId": (lambda doc: _op(doc, ME, "get").pop("operationId"), "no operationId"),
     "unreadable operationId": (
@@ -195,6 +230,21 @@ BREAKAGES: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
         "Retry-After",
     ),
     "not 3.1": (lambda doc: doc.update(openapi="3.0.3"), "not 3.1"),
+    "no description": (lambda doc: _op(doc, ME, "get").pop("description"), "no description of what it does"),
+    "description of auth and limit only": (
+        lambda doc: _op(doc, ME, "get").update(description="**Auth:** none.\n\n**Rate limit:** none per IP."),
+        "no description of what it does",
+    ),
+    "description without auth": (
+        lambda doc: _op(doc, ME, "get").update(description="Reads the user."),
+        "does not state auth",
+    ),
+    "error without a code enum": (_no_code_enum, "lists no error codes"),
+    "error example with an unlisted code": (_example_code_not_listed, "has a code not in its enum"),
+    "error code without an example": (_code_without_example, "no example of the code 'username_taken'"),
+    "error example off its schema": (_example_off_schema, "does not fit its schema"),
+    "success without example": (_success_without_example, "200 has no example"),
+    "success example off its schema": (_success_example_off_schema, "200 example does not fit its schema"),
     "overlapping paths": (_link_at_the_unlink_path, "overlap: one URL matches both"),
 }
 

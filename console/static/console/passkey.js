@@ -1,6 +1,7 @@
 // "Sign in with a passkey" on the console's login page: asks the console for WebAuthn request options,
 // lets the browser find one of this site's passkeys (navigator.credentials.get), and sends its answer back.
-// The server keeps the challenge's token in the session; a success answers where to go next.
+// The server keeps the challenge's token in the session; a success answers where to go next. Its own texts
+// come translated from the page (data-failed, data-cancelled on #passkey-login: no inline script under the CSP).
 (function () {
   "use strict";
 
@@ -23,7 +24,7 @@
       }).then(function (response) {
         return response.json().then(function (data) {
           if (!response.ok) {
-            throw new Error(data.message || "The passkey sign-in failed.");
+            throw new Error(data.message || box.dataset.failed);
           }
           return data;
         });
@@ -32,7 +33,7 @@
 
     function fail(error) {
       problem.textContent =
-        error && error.name === "NotAllowedError" ? "The passkey sign-in was cancelled." : error.message;
+        error && error.name === "NotAllowedError" ? box.dataset.cancelled : error.message || box.dataset.failed;
       problem.hidden = false;
       button.disabled = false;
     }
