@@ -74,10 +74,13 @@ class Api:
         from django.test.utils import CaptureQueriesContext
 
         self.client = Client()
+        self.connection = connection
         self.capture = lambda: CaptureQueriesContext(connection)
 
     def post(self, path: str, body: dict[str, Any], token: str | None = None) -> tuple[Any, float, int]:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        # The log is a bounded deque: once full, CaptureQueriesContext's slice of it comes out empty.
+        self.connection.queries_log.clear()
         with self.capture() as queries:
             start = time.perf_counter()
             response = self.client.post(
