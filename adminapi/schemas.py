@@ -56,9 +56,11 @@ class DeactivateIn(Schema):
 
 class RejectIn(Schema):
     model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "Open invoice; legal hold"}]})
-    # Not blank: a character other than white space (JSON Schema's pattern, like pydantic's, searches).
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500, pattern=r"\S")] = Field(
-        ..., description="Why the request is rejected; the user sees it on the request."
+    # Not blank: a character other than white space (JSON Schema's pattern, like pydantic's, searches). NEL
+    # (U+0085) is named: Unicode and pydantic count it as white space, ECMAScript's \s (JSON Schema's regex
+    # dialect) does not, so a client validating against the document would otherwise accept "\x85".
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500, pattern=r"[^\s\x85]")] = (
+        Field(..., description="Why the request is rejected; the user sees it on the request.")
     )
 
 

@@ -211,7 +211,8 @@ def test_approve_as_the_key(admin: Any, make_key: Any, erasure: DataRequest, own
 
 def test_reject_with_a_reason(admin: Any, make_key: Any, erasure: DataRequest) -> None:
     created = make_key()
-    for body, status in (({}, 422), ({"reason": "   "}, 422), ({"reason": "x" * 501}, 422), ("{", 400)):
+    blank = ({"reason": "   "}, {"reason": "\x85"}, {"reason": "\u3000\t"})
+    for body, status in (({}, 422), *((b, 422) for b in blank), ({"reason": "x" * 501}, 422), ("{", 400)):
         assert_error(admin("post", f"/erasures/{erasure.pk}/reject", body, key=created.secret), status)
     erasure.refresh_from_db()
     assert erasure.status == "awaiting_approval"
