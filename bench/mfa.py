@@ -44,27 +44,9 @@ STEPS = ("password only", "mfa: password step", "mfa: verify (totp)", "mfa: veri
 
 def setup(tmp: str) -> None:
     sys.path.insert(0, str(ROOT))
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "VAR_DIR": tmp,
-            "MEDIA_ROOT": f"{tmp}/media",
-            "HUEY_NAME": "custodian-bench-mfa",
-            "HUEY_IMMEDIATE": "false",
-            "RATE_LIMIT_ENABLED": "false",
-            "SECURE_SSL_REDIRECT": "false",
-            "DEBUG": "false",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    os.environ.setdefault("DATABASE_URL", f"sqlite:///{tmp}/bench.sqlite3")
-    import django
+    from bench.outbox import setup as django_setup
 
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    call_command("flush", interactive=False, verbosity=0)
+    django_setup(tmp, huey_name="custodian-bench-mfa")
 
 
 class Api:

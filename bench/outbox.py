@@ -45,14 +45,16 @@ PASSWORD = "bench-horse-battery-9"
 VARIANTS = ("none", "rows", "rows+kick")
 
 
-def setup(tmp: str) -> None:
+def setup(tmp: str, huey_name: str = "custodian-bench-outbox") -> None:
+    """Django on a throw-away SQLite database in `tmp` (DATABASE_URL instead when set), production-like
+    settings, its own queue name; migrated and emptied. bench/mfa.py uses it too."""
     sys.path.insert(0, str(ROOT))
     os.environ.update(
         {
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "VAR_DIR": tmp,
             "MEDIA_ROOT": f"{tmp}/media",
-            "HUEY_NAME": "custodian-bench-outbox",
+            "HUEY_NAME": huey_name,
             "HUEY_IMMEDIATE": "false",
             "RATE_LIMIT_ENABLED": "false",
             "SECURE_SSL_REDIRECT": "false",
