@@ -111,6 +111,17 @@ def _reason(request: StaffRequest) -> str | None:
     return None
 
 
+def _reasoned_user_action(
+    request: StaffRequest, user_id: uuid.UUID, action: Callable[[User, str], str]
+) -> HttpResponse:
+    """A support action that needs a reason: 422 without one (nothing done), else `_user_action`."""
+    user = get_object_or_404(User, pk=user_id)
+    reason = _reason(request)
+    if reason is None:
+        return _bad_reason(request, user)
+    return _user_action(request, user, lambda: action(user, reason))
+
+
 def _bad_reason(request: StaffRequest, user: User) -> HttpResponse:
     return _detail(request, user, status=400)
 
@@ -194,63 +205,43 @@ def reactivate(request: StaffRequest, user_id: uuid.UUID) -> HttpResponse:
 @require_POST
 @permission_required(VIEW_USERS)
 def password_reset_send(request: StaffRequest, user_id: uuid.UUID) -> HttpResponse:
-    user = get_object_or_404(User, pk=user_id)
-    reason = _reason(request)
-    if reason is None:
-        return _bad_reason(request, user)
-
-    def action() -> str:
+    def action(user: User, reason: str) -> str:
         account_services.password_reset_link_send(user=user, actor=request.user, reason=reason)
         return gettext("A password-reset link is on its way to %(email)s.") % {"email": user.email}
 
-    return _user_action(request, user, action)
+    return _reasoned_user_action(request, user_id, action)
 
 
 @require_POST
 @permission_required(VIEW_USERS)
 def lockout_clear(request: StaffRequest, user_id: uuid.UUID) -> HttpResponse:
-    user = get_object_or_404(User, pk=user_id)
-    reason = _reason(request)
-    if reason is None:
-        return _bad_reason(request, user)
-
-    def action() -> str:
+    def action(user: User, reason: str) -> str:
         account_services.lockout_clear(user=user, actor=request.user, reason=reason)
         return gettext("The sign-in lock is cleared and the failed passwords are forgotten.")
 
-    return _user_action(request, user, action)
+    return _reasoned_user_action(request, user_id, action)
 
 
 @require_POST
 @permission_required(VIEW_USERS)
 def mfa_reset(request: StaffRequest, user_id: uuid.UUID) -> HttpResponse:
-    user = get_object_or_404(User, pk=user_id)
-    reason = _reason(request)
-    if reason is None:
-        return _bad_reason(request, user)
-
-    def action() -> str:
+    def action(user: User, reason: str) -> str:
         account_services.mfa_reset(actor=request.user, user=user, reason=reason)
         return gettext(
             "Every second factor and recovery code of this user is removed; the owner has been told."
         )
 
-    return _user_action(request, user, action)
+    return _reasoned_user_action(request, user_id, action)
 
 
 @require_POST
 @permission_required(VIEW_USERS)
 def restore(request: StaffRequest, user_id: uuid.UUID) -> HttpResponse:
-    user = get_object_or_404(User, pk=user_id)
-    reason = _reason(request)
-    if reason is None:
-        return _bad_reason(request, user)
-
-    def action() -> str:
+    def action(user: User, reason: str) -> str:
         account_services.user_restore(user=user, actor=request.user, reason=reason)
         return gettext("The account is restored and its erasure cancelled; the owner has been told.")
 
-    return _user_action(request, user, action)
+    return _reasoned_user_action(request, user_id, action)
 
 
 @require_POST
