@@ -45,7 +45,7 @@ auth_router = Router(tags=["auth"])
 me_router = Router(tags=["me"], auth=session_auth)
 
 
-def pair_out(session: Session, pair: tokens.TokenPair) -> dict[str, object]:
+def pair_out(session_id: uuid.UUID, pair: tokens.TokenPair) -> dict[str, object]:
     """The body of a token answer (password and social login, refresh)."""
     return {
         "access": pair.access,
@@ -53,14 +53,14 @@ def pair_out(session: Session, pair: tokens.TokenPair) -> dict[str, object]:
         "token_type": "Bearer",
         "expires_in": pair.access_expires_in,
         "refresh_expires_at": pair.refresh_expires_at,
-        "session_id": session.pk,
+        "session_id": session_id,
     }
 
 
-def pair_body(session: Session, pair: tokens.TokenPair) -> schemas.TokenPairOut:
+def pair_body(session_id: uuid.UUID, pair: tokens.TokenPair) -> schemas.TokenPairOut:
     """pair_out as the TokenPairOut it is, built without validating our own values again (ninja only dumps
     it; tests/perf/test_hot_path_parity.py compares it with the validated answer)."""
-    return schemas.TokenPairOut.model_construct(**pair_out(session, pair))  # type: ignore[arg-type]
+    return schemas.TokenPairOut.model_construct(**pair_out(session_id, pair))  # type: ignore[arg-type]
 
 
 def current_session(request: HttpRequest) -> Session:
@@ -144,7 +144,7 @@ def login(
     outcome = services.session_login(login=payload.login, password=payload.password)
     if isinstance(outcome, services.MfaRequired):
         return Status(202, outcome)
-    return pair_body(outcome.session, outcome.pair)
+    return pair_body(outcome.session.id, outcome.pair)
 
 
 @auth_router.post(
@@ -160,8 +160,8 @@ def login(
     },
 )
 def token_refresh(request: HttpRequest, payload: schemas.RefreshIn) -> schemas.TokenPairOut:
-    session, pair = services.token_refresh(refresh=payload.refresh)
-    return pair_body(session, pair)
+    refreshed = services.token_refresh(refresh=payload.refresh)
+    return pair_body(refreshed.session_id, refreshed.pair)
 
 
 @auth_router.post(

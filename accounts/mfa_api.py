@@ -59,7 +59,7 @@ def mfa_verify(request: HttpRequest, payload: schemas.MfaVerifyIn) -> dict[str, 
     opened = services.session_login_mfa(
         mfa_token=payload.mfa_token, code=payload.code, credential=payload.credential
     )
-    return pair_out(opened.session, opened.pair)
+    return pair_out(opened.session.id, opened.pair)
 
 
 @auth_mfa_router.post(
@@ -100,7 +100,7 @@ def passkey_verify(request: HttpRequest, payload: schemas.PasskeyVerifyIn) -> di
     opened = services.session_login_passkey(
         passkey_token=payload.passkey_token, credential=payload.credential
     )
-    return pair_out(opened.session, opened.pair)
+    return pair_out(opened.session.id, opened.pair)
 
 
 # --- /me/mfa ---------------------------------------------------------------------------------------------

@@ -21,9 +21,11 @@ import math
 import re
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.cache.backends.redis import RedisCacheClient
 from django.http import HttpRequest
 from ninja.throttling import BaseThrottle
 
@@ -59,6 +61,46 @@ def _digest(ident: str) -> str:
     return hashlib.sha256(ident.strip().lower().encode()).hexdigest()[:32]
 
 
+# One atomic step on Redis: count, and give a new counter its expiry.
+_COUNT_LUA = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
+
+
+def _count(key: str, ttl: int) -> int:
+    """Add one to the counter `key` (created with `ttl` seconds to live) and return its new value; atomic,
+    so concurrent workers never lose counts. On Redis one round trip: a script that INCRs and, for a new
+    counter, sets its expiry (Django's add + incr take three: SET NX, then EXISTS and INCR). The value is a
+    plain integer, as Django's Redis cache stores ints, so cache.get reads it. Other caches: add, else
+    incr."""
+    script = _redis_count_script()
+    if script is not None:
+        return int(script(keys=[cache.make_and_validate_key(key)], args=[ttl]))
+    if cache.add(key, 1, ttl):
+        return 1
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, ttl)
+        return 1
+
+
+def _redis_count_script() -> Any:
+    """The counting script bound to the redis-py client behind Django's Redis cache, or None for any other
+    cache. Built once per cache connection: Django's get_client() makes a new redis-py client per call,
+    which costs more than the round trip (redis-py sends EVALSHA, and the script once if Redis lacks it)."""
+    backend_client = getattr(cache, "_cache", None)
+    if not isinstance(backend_client, RedisCacheClient):
+        return None
+    script = getattr(backend_client, "_custodian_count_script", None)
+    if script is None:
+        script = backend_client.get_client(write=True).register_script(_COUNT_LUA)
+        backend_client._custodian_count_script = script  # type: ignore[attr-defined]
+    return script
+
+
 def consume(scope: str, ident: str) -> int | None:
     """Count one request of `ident` against `settings.RATE_LIMITS[scope]` (a fixed window aligned to the
     clock). Returns the seconds until the window ends if this request is over the limit, else None."""
@@ -69,15 +111,7 @@ def consume(scope: str, ident: str) -> int | None:
     window = int(now // rate.period)
     key = f"rl:{scope}:{_digest(ident)}:{window}"
     try:
-        # add + incr are atomic in Redis and in the local-memory cache, so concurrent workers never lose counts.
-        if cache.add(key, 1, rate.period + _FUDGE_SECONDS):
-            count = 1
-        else:
-            try:
-                count = cache.incr(key)
-            except ValueError:  # expired between add and incr
-                cache.add(key, 1, rate.period + _FUDGE_SECONDS)
-                count = 1
+        count = _count(key, rate.period + _FUDGE_SECONDS)
     except Exception:
         logger.error("rate limiter: cache unavailable, failing open (scope=%s)", scope, exc_info=True)
         return None
@@ -206,14 +240,7 @@ def lockout_failure(account: str) -> bool:
     window = settings.LOGIN_LOCKOUT_WINDOW_SECONDS
     key = _fail_key(account)
     try:
-        if cache.add(key, 1, window):
-            count = 1
-        else:
-            try:
-                count = cache.incr(key)
-            except ValueError:
-                cache.add(key, 1, window)
-                count = 1
+        count = _count(key, window)
         if count < settings.LOGIN_LOCKOUT_FAILURES:
             return False
         seconds = settings.LOGIN_LOCKOUT_SECONDS

@@ -10,6 +10,7 @@ import hmac
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -198,20 +199,33 @@ def token_hash(raw: str) -> str:
 
 
 def pair_issue(session: Session) -> TokenPair:
+    return pair_issue_for(
+        session_id=session.id, user_id=session.user_id, amr=session.amr, session_expires_at=session.expires_at
+    )
+
+
+def pair_issue_for(
+    *, session_id: uuid.UUID, user_id: uuid.UUID, amr: Sequence[str], session_expires_at: datetime
+) -> TokenPair:
     """The claims ninja-jwt's RefreshToken() and its .access_token would carry (token_type, exp, iat, jti;
-    the access token copies the rest), built as plain dicts: one signature each, nothing else."""
+    the access token copies the rest), built as plain dicts: one signature each, nothing else.
+
+    A session's `amr` and `expires_at` are fixed when it opens, so the refresh token carries both (`amr`,
+    and `sxp`: the session's absolute expiry, whole seconds rounded down) and a refresh can issue the next
+    pair from the presented token's claims, without reading the session first."""
     api_settings = ninja_jwt_settings.api_settings
     type_claim, jti_claim = str(api_settings.TOKEN_TYPE_CLAIM), str(api_settings.JTI_CLAIM)
     now = datetime.now(tz=UTC)
     iat = int(now.timestamp())
     # A refresh token never outlives its session's absolute expiry.
-    refresh_exp = min(now + SessionRefreshToken.lifetime, session.expires_at)
+    refresh_exp = min(now + SessionRefreshToken.lifetime, session_expires_at)
     # How the session's login was authenticated (RFC 8176 values); copied into every access token.
-    common = {"iat": iat, "sub": str(session.user_id), "sid": str(session.id), "amr": list(session.amr)}
+    common = {"iat": iat, "sub": str(user_id), "sid": str(session_id), "amr": list(amr)}
     refresh_claims: dict[str, object] = {
         type_claim: "refresh",
         "exp": int(refresh_exp.timestamp()),
         jti_claim: uuid.uuid4().hex,
+        "sxp": int(session_expires_at.timestamp()),
     }
     access_claims: dict[str, object] = {
         type_claim: "access",
@@ -235,6 +249,21 @@ class Claims:
     user_id: uuid.UUID
     session_id: uuid.UUID
     expires_at: datetime
+    # Refresh tokens only (None in access tokens and in refresh tokens issued before they carried them).
+    amr: tuple[str, ...] | None = None
+    session_expires_at: datetime | None = None
+
+
+def _session_facts(payload: dict[str, Any]) -> tuple[tuple[str, ...] | None, datetime | None]:
+    amr, sxp = payload.get("amr"), payload.get("sxp")
+    if (
+        not isinstance(amr, list)
+        or not all(isinstance(a, str) for a in amr)
+        or not isinstance(sxp, int)
+        or isinstance(sxp, bool)
+    ):
+        return None, None
+    return tuple(amr), datetime.fromtimestamp(sxp, tz=UTC)
 
 
 def _decode(token_class: type[Token], raw: str) -> Claims:
@@ -254,11 +283,16 @@ def _decode(token_class: type[Token], raw: str) -> Claims:
             or payload[type_claim] != token_class.token_type
         ):
             raise errors.TokenInvalid()
+        amr, session_expires_at = (
+            _session_facts(payload) if token_class is SessionRefreshToken else (None, None)
+        )
         return Claims(
             token_type=str(payload[type_claim]),
             user_id=uuid.UUID(str(payload["sub"])),
             session_id=uuid.UUID(str(payload["sid"])),
             expires_at=expires_at,
+            amr=amr,
+            session_expires_at=session_expires_at,
         )
     except (KeyError, ValueError, TypeError, OverflowError, OSError):
         raise errors.TokenInvalid()

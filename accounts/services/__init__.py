@@ -56,6 +56,7 @@ from accounts.services.reset_tokens import password_reset_link, password_reset_u
 from accounts.services.restore import restore_hook_register, user_restore
 from accounts.services.sessions import (
     Opened,
+    Refreshed,
     session_login,
     session_login_continue,
     session_login_mfa,
@@ -119,6 +120,7 @@ __all__ = [
     "MfaRequired",
     "Opened",
     "PasskeyChallenge",
+    "Refreshed",
     "StaffAction",
     "TotpSetup",
     "WebauthnSetup",

@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from accounts import errors, selectors, tokens
+from accounts import errors, tokens
 from accounts.models import RevokeReason, Session, User
 from accounts.services import mfa, reauth, staff
 from audit import services as audit
@@ -198,7 +198,21 @@ def session_open(
     return session, pair
 
 
-def token_refresh(*, refresh: str) -> tuple[Session, tokens.TokenPair]:
+@dataclass(frozen=True)
+class Refreshed:
+    session_id: uuid.UUID
+    pair: tokens.TokenPair
+
+
+@dataclass
+class _Self:
+    """The actor of a user's own event where only the id is at hand (the audit actor protocol)."""
+
+    pk: uuid.UUID
+    is_staff: bool = False
+
+
+def token_refresh(*, refresh: str) -> Refreshed:
     """Rotate a refresh token. Of concurrent refreshes with one token exactly one gets a successor: the
     rotation is a compare-and-swap UPDATE that only matches while the presented token is the session's
     current one. A spent token presented after the grace window revokes the session (token_reused) and
@@ -206,21 +220,25 @@ def token_refresh(*, refresh: str) -> tuple[Session, tokens.TokenPair]:
     claims = tokens.refresh_decode(refresh)
     presented = tokens.token_hash(refresh)
     now = timezone.now()
-    # Fast path, the common case: read without a lock, sign the new pair outside any transaction, then swap
-    # and write the audit event in one batch (audit.record_guarded): on PostgreSQL one statement, on SQLite
-    # a transaction whose write lock covers only the UPDATE and the INSERT, both prepared before it. Signing
-    # inside it made every other worker's write wait (docs/deployment.md, "Performance").
-    session = selectors.session_with_user(session_id=claims.session_id)
-    if (
-        session is not None
-        and session.user_id == claims.user_id
-        and selectors.session_is_usable(session, now=now)
-        and hmac.compare_digest(session.refresh_hash, presented)
-    ):
-        pair = tokens.pair_issue(session)
+    # Fast path, the common case. A session's amr and absolute expiry are set when it opens, and the
+    # refresh token carries both, so the next pair is signed from the presented token's claims before
+    # touching the database. Then one guarded swap decides: it matches only while the token is the
+    # session's current one, the session is neither revoked nor expired nor ending before the expiry the
+    # token carries (a session cut short takes the locked path, which signs from the row), and its user is
+    # live and active; its audit event is
+    # written with it (audit.record_guarded): on PostgreSQL one statement, one round trip; on SQLite a
+    # transaction whose write lock covers only the UPDATE and the INSERT. Signing inside it made every
+    # other worker's write wait (docs/deployment.md, "Performance").
+    if claims.amr is not None and claims.session_expires_at is not None and claims.session_expires_at > now:
+        pair = tokens.pair_issue_for(
+            session_id=claims.session_id,
+            user_id=claims.user_id,
+            amr=claims.amr,
+            session_expires_at=claims.session_expires_at,
+        )
         alias = router.db_for_write(Session)
         connection = connections[alias]
-        fields = _session_fields()
+        fields, user_fields = _session_fields(), _user_fields()
         swapped = audit.record_guarded(
             _rotate_sql(alias),
             [
@@ -228,21 +246,26 @@ def token_refresh(*, refresh: str) -> tuple[Session, tokens.TokenPair]:
                 pair.refresh_hash,
                 fields["rotated_at"].get_db_prep_save(now, connection),
                 fields["last_seen_at"].get_db_prep_save(now, connection),
-                fields["id"].get_db_prep_save(session.pk, connection),
+                fields["id"].get_db_prep_save(claims.session_id, connection),
+                fields["user"].get_db_prep_save(claims.user_id, connection),
                 presented,
+                fields["expires_at"].get_db_prep_save(now, connection),
+                fields["expires_at"].get_db_prep_save(claims.session_expires_at, connection),
+                user_fields["id"].get_db_prep_save(claims.user_id, connection),
+                user_fields["is_active"].get_db_prep_save(True, connection),
             ],
             "session.refreshed",
-            actor=session.user,
-            subject=session.user,
-            details={"session_id": str(session.id)},
+            actor=_Self(claims.user_id),
+            subject=claims.user_id,
+            details={"session_id": str(claims.session_id)},
             using=alias,
         )
         if swapped is not None:
-            session.previous_refresh_hash, session.refresh_hash = presented, pair.refresh_hash
-            session.rotated_at = session.last_seen_at = now
-            return session, pair
-    # Everything else (unknown or ended session, a spent token, a lost race) is decided under the row lock.
-    return _token_refresh_locked(claims=claims, presented=presented, now=now)
+            return Refreshed(session_id=claims.session_id, pair=pair)
+    # Everything else (unknown or ended session, a spent token, a lost race, a token without the session's
+    # facts) is decided under the row lock.
+    session, pair = _token_refresh_locked(claims=claims, presented=presented, now=now)
+    return Refreshed(session_id=session.id, pair=pair)
 
 
 @functools.cache
@@ -251,16 +274,26 @@ def _session_fields() -> dict[str, Any]:
 
 
 @functools.cache
+def _user_fields() -> dict[str, Any]:
+    return {f.name: f for f in User._meta.concrete_fields}
+
+
+@functools.cache
 def _rotate_sql(alias: str) -> str:
-    """The compare-and-swap of a refresh: what `Session.objects.filter(pk=…, refresh_hash=presented,
-    revoked_at__isnull=True).update(previous_refresh_hash=presented, refresh_hash=…, rotated_at=now,
-    last_seen_at=now)` sends, built once; RETURNING the id when it swapped."""
+    """The compare-and-swap of a refresh, built once: what `Session.objects.filter(pk=…, user_id=…,
+    refresh_hash=presented, revoked_at__isnull=True, expires_at__gt=now, expires_at__gte=sxp, user__is_active=True,
+    user__deleted_at__isnull=True).update(previous_refresh_hash=presented, refresh_hash=…, rotated_at=now,
+    last_seen_at=now)` means, RETURNING the id when it swapped."""
     qn = connections[alias].ops.quote_name
     column = {f.name: qn(f.column) for f in Session._meta.concrete_fields}
+    user = {f.name: qn(f.column) for f in User._meta.concrete_fields}
     return (
         f"UPDATE {qn(Session._meta.db_table)} SET {column['previous_refresh_hash']} = %s, "  # noqa: S608
         f"{column['refresh_hash']} = %s, {column['rotated_at']} = %s, {column['last_seen_at']} = %s "
-        f"WHERE {column['id']} = %s AND {column['refresh_hash']} = %s AND {column['revoked_at']} IS NULL "
+        f"WHERE {column['id']} = %s AND {column['user']} = %s AND {column['refresh_hash']} = %s "
+        f"AND {column['revoked_at']} IS NULL AND {column['expires_at']} > %s AND {column['expires_at']} >= %s "
+        f"AND EXISTS (SELECT 1 FROM {qn(User._meta.db_table)} WHERE {user['id']} = %s "
+        f"AND {user['is_active']} = %s AND {user['deleted_at']} IS NULL) "
         f"RETURNING {column['id']}"
     )
 

@@ -62,7 +62,7 @@ def social_login(
     result = services.social_login(provider=provider, credentials=_credentials(payload))
     if isinstance(result.outcome, MfaRequired):
         return Status(202, result.outcome)
-    return {**pair_out(result.outcome.session, result.outcome.pair), "user_created": result.user_created}
+    return {**pair_out(result.outcome.session.id, result.outcome.pair), "user_created": result.user_created}
 
 
 @me_social_router.get(

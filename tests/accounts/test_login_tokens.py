@@ -210,3 +210,35 @@ def test_parallel_refreshes_on_any_database_give_exactly_one_successor() -> None
 def test_unknown_session_in_a_validly_signed_refresh_token(api: ApiClient, tokens) -> None:
     Session.objects.all().delete()
     assert_error(api.post_json("/auth/token/refresh", {"refresh": tokens["refresh"]}), 401, "token_invalid")
+
+
+@pytest.mark.parametrize(
+    "change", [{"is_active": False}, {"deleted_at": timezone.now()}], ids=["inactive", "deleted"]
+)
+def test_refresh_of_an_open_session_is_refused_once_its_user_is_inactive_or_deleted(
+    api: ApiClient, tokens, user, change
+) -> None:
+    """The swap itself checks the user (the session row is left open here on purpose)."""
+    User.objects.filter(pk=user.pk).update(**change)
+    before = Session.objects.get(pk=tokens["session_id"]).refresh_hash
+    assert_error(api.post_json("/auth/token/refresh", {"refresh": tokens["refresh"]}), 401, "session_revoked")
+    assert Session.objects.get(pk=tokens["session_id"]).refresh_hash == before
+    assert "session.refreshed" not in actions(subject_id=user.pk)
+
+
+def test_a_refresh_token_without_the_session_facts_still_rotates(api: ApiClient, tokens, user) -> None:
+    """Refresh tokens issued before they carried `amr` and `sxp` are rotated from the session row; the
+    successor carries both."""
+    from accounts import tokens as token_module
+
+    claims = jwt.decode(tokens["refresh"], options={"verify_signature": False})
+    del claims["sxp"], claims["amr"]
+    legacy = token_module.token_backend().encode(claims)
+    Session.objects.filter(pk=tokens["session_id"]).update(refresh_hash=token_module.token_hash(legacy))
+    r = api.post_json("/auth/token/refresh", {"refresh": legacy})
+    assert r.status_code == 200, r.content
+    session = Session.objects.get(pk=tokens["session_id"])
+    successor = jwt.decode(r.json()["refresh"], options={"verify_signature": False})
+    assert successor["amr"] == ["pwd"] and successor["sxp"] == int(session.expires_at.timestamp())
+    assert session.refresh_hash == token_module.token_hash(r.json()["refresh"])
+    assert api.post_json("/auth/token/refresh", {"refresh": r.json()["refresh"]}).status_code == 200

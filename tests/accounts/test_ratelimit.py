@@ -9,7 +9,7 @@ from django.core import mail
 from django.utils import timezone
 
 from accounts import ratelimit
-from tests.conftest import PASSWORD, actions, assert_error
+from tests.conftest import PASSWORD, actions, assert_error, requires_redis
 
 WRONG = "not-the-password-0"
 
@@ -242,6 +242,45 @@ def test_concurrent_requests_are_counted_exactly(settings):
         thread.join()
     assert results.count(None) == 10
     assert all(r and r > 0 for r in results if r is not None)
+
+
+@requires_redis
+def test_on_redis_a_count_is_one_round_trip_that_sets_the_expiry_and_reads_back(settings, monkeypatch):
+    """A script that INCRs and sets a new counter's expiry: one send per count, the window's expiry on the
+    key, and the value a plain integer that Django's cache reads."""
+    import os
+    import secrets
+
+    import redis
+    from django.core.cache import cache
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+            "KEY_PREFIX": f"rl-test-{secrets.token_hex(4)}",
+        }
+    }
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "login_ip": "3/min"}
+    sends: list[int] = []
+    real_send = redis.connection.AbstractConnection.send_packed_command
+
+    def counting_send(self, command, check_health=True):  # type: ignore[no-untyped-def]
+        sends.append(1)
+        return real_send(self, command, check_health)
+
+    ratelimit.consume("login_ip", "192.0.2.1")  # the connection's handshake and the script's first load
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting_send)
+    start = (int(timezone.now().timestamp()) // 60 + 1) * 60 + 10  # one window for all four counts
+    with time_machine.travel(start, tick=False):
+        assert [ratelimit.consume("login_ip", "203.0.113.9") for _ in range(3)] == [None, None, None]
+        assert len(sends) == 3
+        assert ratelimit.consume("login_ip", "203.0.113.9") == 50
+    window = start // 60
+    key = f"rl:login_ip:{ratelimit._digest('203.0.113.9')}:{window}"
+    assert cache.get(key) == 4
+    client = cache._cache.get_client(key)
+    assert 0 < client.ttl(cache.make_and_validate_key(key)) <= 60 + 5
 
 
 def test_concurrent_failures_lock_once(settings):

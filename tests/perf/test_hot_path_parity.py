@@ -230,8 +230,8 @@ def test_pair_body_is_what_validation_gives(tokens: dict[str, Any]) -> None:
     session = Session.objects.get(pk=tokens["session_id"])
     pair = TOKENS.pair_issue(session)
     assert (
-        pair_body(session, pair).model_dump()
-        == schemas.TokenPairOut.model_validate(pair_out(session, pair)).model_dump()
+        pair_body(session.id, pair).model_dump()
+        == schemas.TokenPairOut.model_validate(pair_out(session.id, pair)).model_dump()
     )
 
 
