@@ -84,6 +84,18 @@ def _clean_cache() -> None:
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _default_language() -> Any:
+    """Every test starts and ends in the default language: a request activates its language for the thread
+    and leaves it active, so a German request would otherwise decide how the next test renders outside a
+    request."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def make_user(db: None) -> Callable[..., User]:
     def make(
