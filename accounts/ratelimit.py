@@ -15,6 +15,7 @@ database, not the cache, holds sessions and revocation.
 from __future__ import annotations
 
 import contextvars
+import functools
 import hashlib
 import logging
 import math
@@ -47,6 +48,7 @@ class Rate:
     period: int
 
 
+@functools.lru_cache(maxsize=64)
 def rate_parse(value: str) -> Rate:
     """ "10/min", "5/5min", "3/hour", "100/day" → Rate(limit, period in seconds)."""
     match = _RATE_RE.match(value.lower())
@@ -77,7 +79,8 @@ def _count(key: str, ttl: int) -> int:
     incr."""
     script = _redis_count_script()
     if script is not None:
-        return int(script(keys=[cache.make_and_validate_key(key)], args=[ttl]))
+        # make_key, not make_and_validate_key: the key is ASCII without spaces and short by construction.
+        return int(script(keys=[cache.make_key(key)], args=[ttl]))
     if cache.add(key, 1, ttl):
         return 1
     try:

@@ -107,7 +107,7 @@ SELECT gen_random_uuid(), '!', false,
        '[]'::jsonb
 FROM (
   SELECT i, ({_array(FIRST)})[1 + mod(i, {len(FIRST)})] AS f, ({_array(LAST)})[1 + mod(i / 7, {len(LAST)})] AS l
-  FROM generate_series(%s, %s) AS i
+  FROM generate_series(%s::bigint, %s::bigint) AS i
 ) AS rows
 """
 

@@ -72,7 +72,7 @@ INSERT INTO accounts_user (id, password, is_superuser, email, username, first_na
                            is_staff, date_joined, email_verified_at, deleted_at, mfa_methods)
 SELECT gen_random_uuid(), '!', false, 'scale' || i || '@example.com', NULL, 'Scale', 'User' || i, true, false,
        now(), now(), NULL, '[]'::jsonb
-FROM generate_series(1, %s) AS i
+FROM generate_series(1, %s::bigint) AS i
 """
 
 PROFILES_SQL = """
@@ -88,7 +88,7 @@ SELECT gen_random_uuid(), u.ids[1 + mod(i, array_length(u.ids, 1))], now() - mak
        now() - make_interval(secs => i), '203.0.113.7', 'Mozilla/5.0 scale', 'password', '["pwd"]'::jsonb,
        now() + interval '30 days' - make_interval(secs => i), md5(i::text) || md5((i + 1)::text), '', NULL,
        CASE WHEN mod(i, 3) = 0 THEN now() ELSE NULL END, CASE WHEN mod(i, 3) = 0 THEN 'logout' ELSE '' END
-FROM generate_series(%s, %s) AS i,
+FROM generate_series(%s::bigint, %s::bigint) AS i,
      (SELECT array_agg(id) AS ids FROM accounts_user WHERE email LIKE 'scale%%@example.com') AS u
 """
 

@@ -22,6 +22,7 @@ import django
 django.setup()
 
 from django.contrib.auth.hashers import check_password, make_password  # noqa: E402
+from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from accounts import services  # noqa: E402
@@ -49,6 +50,11 @@ def seed(outdir: Path, run_id: str, users: int, sessions: int, password: str) ->
         refresh.append(pair.refresh)
     (outdir / "access.txt").write_text("".join(f"{t}\n" for t in access))
     (outdir / "refresh.txt").write_text("".join(f"{t}\n" for t in refresh))
+    # A database in use has its planner statistics (autovacuum keeps them); a freshly seeded one has none
+    # until autovacuum's next pass, and without them PostgreSQL plans the session lookup as a hash join over
+    # a scan of every user (0.08 ms more a request at 200 users, growing with the table).
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
     print(json.dumps({"users": users, "sessions": sessions, "hasher": encoded.split("$", 1)[0]}))
 
 
