@@ -56,6 +56,7 @@ def thumbprint(jwk: Mapping[str, Any]) -> str:
     return _b64(hashlib.sha256(canonical.encode()).digest())
 
 
+@functools.lru_cache(maxsize=16)
 def _header_segment(algorithm: str, kid: str) -> str:
     # The first segment of every token PyJWT signs with this key (sorted, compact JSON): lets a decode find
     # the key without parsing the header. A token whose header differs takes the parsing path.

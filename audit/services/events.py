@@ -133,9 +133,22 @@ def _insert_sql(alias: str) -> tuple[str, str, tuple[models.Field[Any, Any], ...
     return sql, select, fields
 
 
+@functools.cache
+def _preparers(alias: str) -> tuple[tuple[str, Callable[..., Any] | None], ...]:
+    """Per inserted column: its attribute and how the ORM prepares its value, None where that is the value
+    itself (a plain CharField: to_python returns a str or None unchanged)."""
+    return tuple(
+        (f.attname, None if type(f) is models.CharField else f.get_db_prep_save)
+        for f in _insert_sql(alias)[2]
+    )
+
+
 def _params(event: AuditEvent, alias: str) -> list[Any]:
     connection = connections[alias]
-    return [f.get_db_prep_save(getattr(event, f.attname), connection) for f in _insert_sql(alias)[2]]
+    return [
+        getattr(event, attname) if prepare is None else prepare(getattr(event, attname), connection)
+        for attname, prepare in _preparers(alias)
+    ]
 
 
 def _saved(event: AuditEvent, pk: int, alias: str) -> AuditEvent:
