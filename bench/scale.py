@@ -7,8 +7,8 @@
 - GET /me and POST /auth/token/refresh (Django test client, one client, in process): p50/p95 latency and
   requests per second with 10^4 and 10^6 rows in the session table.
 - The audit seal job (audit.services.events_seal, as the periodic task runs it) and `manage.py audit_verify`'s
-  check (chain_verify): events per second at 10^5 and 10^6 events (10^7 is a flag away: --events 10000000,
-  about 15 minutes of seeding and verifying on a 2-core machine).
+  check (chain_verify): events per second at 10^5 and 10^6 events (10^7 is a flag away: --events 1000000
+  10000000, about 35 minutes of seeding, sealing and verifying on a 2-core machine).
 - The export (bench/export.py, its own database) at 10^5 and 10^6 rows, and the console user search
   (bench/console_search.py, its own database) at 10^6 users, run as subprocesses.
 
