@@ -223,7 +223,7 @@ def schema_name(codes: list[str]) -> str:
 _STRING_ANNOTATIONS = {"type", "title", "description", "examples", "example", "default"}
 
 
-def _can_fail_validation(parameters: list[dict[str, Any]]) -> bool:
+def can_fail_validation(parameters: list[dict[str, Any]]) -> bool:
     """Query parameters always can (config/parsing.py refuses NUL and repeated values with 422); a path
     parameter can unless it is any string (the route matched, so it is present)."""
     for parameter in parameters:
@@ -293,7 +293,7 @@ class _Schema(OpenAPISchema):
                 (413, "payload_too_large", None),
                 (422, "validation_error", None),
             ]
-        elif _can_fail_validation(self.operation_parameters(operation)):
+        elif can_fail_validation(self.operation_parameters(operation)):
             found.append((422, "validation_error", None))
         for auth in operation.auth_callbacks:
             found.append((401, "not_authenticated", None))

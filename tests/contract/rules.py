@@ -11,7 +11,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from config.openapi import HTTP_METHODS, operations
+from config.openapi import HTTP_METHODS, can_fail_validation, operations
 
 OPERATION_ID = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$")
 
@@ -106,21 +106,6 @@ def _success_problems(document: dict[str, Any], label: str, status: str, answer:
             for message in _example_problems(document, schema, value):
                 found.append(f"{label}: {status} example does not fit its schema: {message}")
     return found
-
-
-_STRING_ANNOTATIONS = {"type", "title", "description", "examples", "example", "default"}
-
-
-def _can_fail_validation(parameters: list[dict[str, Any]]) -> bool:
-    """Query parameters always can (config/parsing.py refuses NUL and repeated values with 422); a path
-    parameter can unless it is any string (the route matched, so it is present)."""
-    for parameter in parameters:
-        if parameter.get("in") != "path":
-            return True
-        schema = parameter.get("schema", {})
-        if schema.get("type") != "string" or set(schema) - _STRING_ANNOTATIONS:
-            return True
-    return False
 
 
 # Overlapping paths that are known and not yet changed (each pair: the path that wins, the path it shadows).
@@ -219,7 +204,7 @@ def problems(document: dict[str, Any]) -> list[str]:
                     found.append(f"{label}: has a request body but does not declare {status}")
             if not _has_examples(document, op["requestBody"]):
                 found.append(f"{label}: request body has no examples")
-        elif _can_fail_validation(op.get("parameters", [])) and "422" not in responses:
+        elif can_fail_validation(op.get("parameters", [])) and "422" not in responses:
             found.append(f"{label}: has parameters but does not declare 422")
         if op.get("security", document.get("security")) and "401" not in responses:
             found.append(f"{label}: needs a bearer token but does not declare 401")
