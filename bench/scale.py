@@ -150,21 +150,12 @@ def sessions_bench(sizes: list[int], requests: int) -> list[str]:
 
 # --- audit: seal and verify ---------------------------------------------------------------------------------
 
-AUDIT_COLUMNS = [
-    "created_at",
-    "actor_type",
-    "actor_id",
-    "subject_id",
-    "action",
-    "ip",
-    "user_agent",
-    "request_id",
-    "details",
-    "row_hash",
-    "redaction_hash",
-    "prev_hash",
-    "hash",
-]
+
+def audit_columns() -> list[str]:
+    """The columns record() writes (an unsealed, never redacted event), from the model."""
+    from audit.models import AuditEvent
+
+    return [f.name for f in AuditEvent._meta.concrete_fields if not f.primary_key and f.name != "redacted_at"]
 
 
 def events_fill(total: int) -> float:
@@ -180,7 +171,8 @@ def events_fill(total: int) -> float:
         ChainHead.objects.all().delete()
         actors = [uuid.uuid4() for _ in range(1000)]
         start = timezone.now() - timedelta(days=400)
-        columns = ", ".join(AUDIT_COLUMNS)
+        names = audit_columns()
+        columns = ", ".join(names)
         with cursor.cursor.copy(f"COPY {AuditEvent._meta.db_table} ({columns}) FROM STDIN") as copy:
             for i in range(total):
                 actor = actors[i % 1000]
@@ -198,7 +190,7 @@ def events_fill(total: int) -> float:
                 event.row_hash = row_hash(event)
                 copy.write_row(
                     [
-                        *(getattr(event, c) for c in AUDIT_COLUMNS[:8]),
+                        *(getattr(event, c) for c in names[:8]),
                         json.dumps(event.details),
                         event.row_hash,
                         *("", "", ""),
