@@ -203,20 +203,24 @@ def erasures_list(request: HttpRequest, params: Query[schemas.ErasureListParams]
     return result
 
 
+# What deciding on an erasure request (approve or reject) can answer besides 200.
+_DECISION_ERRORS = errors(
+    401,
+    admin_errors.KeyOwnerRequired,
+    gdpr_errors.SelfApproval,
+    gdpr_errors.RequestNotFound,
+    gdpr_errors.RequestNotPending,
+    422,
+)
+
+
 @router.post(
     "/erasures/{request_id}/approve",
     operation_id="admin_erasure_approve",
     summary="Approve an erasure request: it runs after the grace period unless the user cancels",
     response={
         200: schemas.AdminDataRequestOut,
-        **errors(
-            401,
-            admin_errors.KeyOwnerRequired,
-            gdpr_errors.SelfApproval,
-            gdpr_errors.RequestNotFound,
-            gdpr_errors.RequestNotPending,
-            422,
-        ),
+        **_DECISION_ERRORS,
     },
     **_scoped(
         scopes.GDPR_ERASURE_APPROVE,
@@ -234,14 +238,7 @@ def erasure_approve(request: HttpRequest, request_id: uuid.UUID) -> dict[str, An
     summary="Reject an erasure request with a reason",
     response={
         200: schemas.AdminDataRequestOut,
-        **errors(
-            401,
-            admin_errors.KeyOwnerRequired,
-            gdpr_errors.SelfApproval,
-            gdpr_errors.RequestNotFound,
-            gdpr_errors.RequestNotPending,
-            422,
-        ),
+        **_DECISION_ERRORS,
     },
     **_scoped(
         scopes.GDPR_ERASURE_APPROVE,
