@@ -276,12 +276,14 @@ def test_record_guarded_writes_the_event_only_when_the_change_happened(
 
 
 def test_a_refresh_writes_one_verifiable_event_and_a_lost_swap_none(
-    api: ApiClient, tokens: dict[str, Any]
+    api: ApiClient, tokens: dict[str, Any], user: Any
 ) -> None:
     r = api.post_json("/auth/token/refresh", {"refresh": tokens["refresh"]})
     assert r.status_code == 200
     events = list(AuditEvent.objects.filter(action="session.refreshed"))
     assert len(events) == 1 and events[0].details == {"session_id": tokens["session_id"]}
+    # The user refreshed their own session: actor and subject are the user, known only from the token.
+    assert (events[0].actor_type, events[0].actor_id, events[0].subject_id) == ("user", user.pk, user.pk)
     assert audit.row_hash(events[0]) == events[0].row_hash
     assert_error(api.post_json("/auth/token/refresh", {"refresh": tokens["refresh"]}), 401, "token_invalid")
     assert AuditEvent.objects.filter(action="session.refreshed").count() == 1
