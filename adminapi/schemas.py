@@ -8,7 +8,7 @@ from ninja import Schema
 from pydantic import ConfigDict, Field, StringConstraints
 
 from core.pagination import PageParams
-from core.schemas import PageMeta
+from core.schemas import NOT_BLANK, PageMeta
 
 ErasureStatus = Literal[
     "awaiting_approval", "approved", "running", "completed", "rejected", "cancelled", "failed"
@@ -56,10 +56,7 @@ class DeactivateIn(Schema):
 
 class RejectIn(Schema):
     model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "Open invoice; legal hold"}]})
-    # Not blank: a character other than white space (JSON Schema's pattern, like pydantic's, searches). NEL
-    # (U+0085) is named: Unicode and pydantic count it as white space, ECMAScript's \s (JSON Schema's regex
-    # dialect) does not, so a client validating against the document would otherwise accept "\x85".
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500, pattern=r"[^\s\x85]")] = (
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500, pattern=NOT_BLANK)] = (
         Field(..., description="Why the request is rejected; the user sees it on the request.")
     )
 

@@ -8,6 +8,12 @@ from pydantic import Field, create_model
 
 from core.errors import GENERIC_CODES, DomainError
 
+# A string that is not blank: it has a character other than white space (JSON Schema's pattern, like
+# pydantic's, searches). NEL (U+0085) is named: Unicode and pydantic's strip count it as white space,
+# ECMAScript's \s (JSON Schema's regex dialect) does not, so a client validating against the document would
+# otherwise send "\x85" as a name, which the server strips to nothing and refuses. Found by fuzzing.
+NOT_BLANK = r"[^\s\x85]"
+
 
 class ErrorOut(Schema):
     code: str = Field(..., examples=["validation_error"], description="Stable snake_case error code.")

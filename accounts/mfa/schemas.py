@@ -19,7 +19,7 @@ from pydantic import (
 
 from accounts.mfa import selectors
 from accounts.schemas import OTP_DESCRIPTION, MfaMethod, Otp, Password
-from core.schemas import PageMeta
+from core.schemas import NOT_BLANK, PageMeta
 
 # WebAuthn answers are small (a key, a signature, a few hundred bytes of JSON); anything far larger is not one.
 CREDENTIAL_MAX_BYTES = 16384
@@ -50,7 +50,7 @@ KeyName = Annotated[
     str,
     StringConstraints(min_length=1, max_length=64, strip_whitespace=True),
     # Blank names are refused after stripping: the document says a name has a character other than space.
-    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"\S"}),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 64, "pattern": NOT_BLANK}),
 ]
 ReauthPassword = Annotated[
     Password | None,

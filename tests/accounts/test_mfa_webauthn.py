@@ -3,6 +3,8 @@ passkeys, list, rename, remove; a key as the second step of a login; a passkey l
 
 from __future__ import annotations
 
+import re
+
 import jwt
 import pytest
 from allauth.mfa.models import Authenticator
@@ -10,6 +12,7 @@ from django.conf import settings
 
 from accounts.models import MfaChallenge, Session
 from audit.models import AuditEvent
+from core.schemas import NOT_BLANK
 from tests.accounts.support import last_mail
 from tests.conftest import PASSWORD, actions, assert_error
 from tests.support.mfa import authenticator, key_enroll, mfa_login, mfa_token
@@ -134,6 +137,12 @@ def test_rename_and_remove(api, user, tokens, make_user, login):
 
     renamed = api.call("patch", f"/me/mfa/webauthn/{key_id}", {"name": "Desk key"}, token=access)
     assert renamed.status_code == 200 and renamed.json()["name"] == "Desk key"
+    # Blank names, NEL (U+0085) among them, are refused, by the document's pattern as by the server.
+    for blank in ("   ", "\x85", "\u3000\t"):
+        refused = api.call("patch", f"/me/mfa/webauthn/{key_id}", {"name": blank}, token=access)
+        assert_error(refused, 422, "validation_error")
+        assert not re.search(NOT_BLANK, blank)
+    assert Authenticator.objects.get(pk=key_id).data["name"] == "Desk key"
     assert AuditEvent.objects.filter(action="mfa.webauthn_renamed").get().details == {
         "authenticator_id": key_id,
         "name": "Desk key",

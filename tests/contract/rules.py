@@ -159,6 +159,20 @@ def path_overlaps(paths: list[str], integers: dict[str, set[str]] | None = None)
     return found
 
 
+def _patterns(node: Any, name: str = "") -> list[tuple[str, str]]:
+    """(schema name, pattern) of every `pattern` under the component schemas."""
+    found: list[tuple[str, str]] = []
+    if isinstance(node, dict):
+        if isinstance(node.get("pattern"), str):
+            found.append((name, node["pattern"]))
+        for key, value in node.items():
+            found += _patterns(value, name or key)
+    elif isinstance(node, list):
+        for value in node:
+            found += _patterns(value, name)
+    return found
+
+
 def problems(document: dict[str, Any]) -> list[str]:
     found: list[str] = []
     seen: dict[str, str] = {}
@@ -210,6 +224,11 @@ def problems(document: dict[str, Any]) -> list[str]:
             found.append(f"{label}: needs a bearer token but does not declare 401")
         if "429" in responses and "Retry-After" not in responses["429"].get("headers", {}):
             found.append(f"{label}: 429 does not declare the Retry-After header")
+    for name, pattern in _patterns(document.get("components", {}).get("schemas", {})):
+        if "\\S" in pattern:
+            # ECMAScript's \S (the document's regex dialect) matches NEL (U+0085), which the server strips
+            # as white space: a client checking the document would send a blank name. core.schemas.NOT_BLANK.
+            found.append(f"schema {name}: pattern {pattern!r} uses \\S, which lets NEL through as not blank")
     for a, b in path_overlaps(list(document.get("paths", {})), integer_parameters(document)):
         if (a, b) not in KNOWN_OVERLAPS:
             found.append(f"paths {a} and {b} overlap: one URL matches both")

@@ -203,6 +203,10 @@ def _success_example_off_schema(doc: dict[str, Any]) -> None:
     _media(doc, ME, "get", "200")["example"]["id"] = 42
 
 
+def _ecmascript_blank(doc: dict[str, Any]) -> None:
+    doc["components"]["schemas"]["WebauthnRenameIn"]["properties"]["name"]["pattern"] = r"\S"
+
+
 BREAKAGES: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     "missing operationId": (lambda doc: _op(doc, ME, "get").pop("operationId"), "no operationId"),
     "unreadable operationId": (
@@ -246,6 +250,7 @@ BREAKAGES: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     "success without example": (_success_without_example, "200 has no example"),
     "success example off its schema": (_success_example_off_schema, "200 example does not fit its schema"),
     "overlapping paths": (_link_at_the_unlink_path, "overlap: one URL matches both"),
+    "not-blank pattern that lets NEL through": (_ecmascript_blank, "lets NEL through"),
 }
 
 
