@@ -15,6 +15,12 @@ writer waited (in-process, one refresh took 2.4 ms of wall time with SQLite's de
 0.9 ms with checkpoints out of the way). Here, after a transaction committed and released the lock, a WAL
 with SQLITE_CHECKPOINT_PAGES frames or more not yet copied back gets a PASSIVE checkpoint, which never blocks writers or readers; SQLite's
 own automatic checkpoint stays on at four times that size as the bound for writes outside `atomic()`.
+
+Opening a connection retries SQLITE_PROTOCOL ("locking protocol") a few times. In WAL mode a new
+connection's first read of the WAL index can lose a race with other processes opening, checkpointing or
+closing the same database; SQLite gives up after its own short retries with that error, which the busy
+timeout does not cover. It is transient (seen under two full test suites and a server sharing two cores),
+so the open is tried again after 10, 20, 40, 80 ms, with a warning each time.
 """
 
 from __future__ import annotations
@@ -24,12 +30,15 @@ import logging
 import os
 import sqlite3
 import sys
+import time
 from typing import Any
 
 from django.conf import settings
 from django.db.backends.sqlite3 import base
 
 logger = logging.getLogger(__name__)
+
+OPEN_RETRY_DELAYS = (0.01, 0.02, 0.04, 0.08)
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
@@ -103,7 +112,15 @@ class DatabaseWrapper(base.DatabaseWrapper):
             )
 
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
-        conn = super().get_new_connection(conn_params)
+        for delay in (*OPEN_RETRY_DELAYS, None):
+            try:
+                conn = super().get_new_connection(conn_params)
+                break
+            except sqlite3.OperationalError as exc:
+                if delay is None or "locking protocol" not in str(exc):
+                    raise
+                logger.warning("SQLite connection open hit %r; retrying in %d ms", str(exc), delay * 1000)
+                time.sleep(delay)
         if self._lock_path() is not None:
             conn.execute(f"PRAGMA wal_autocheckpoint={int(settings.SQLITE_CHECKPOINT_PAGES) * 4}")
         return conn

@@ -2,13 +2,16 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 import threading
 import time
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import OperationalError, connection, connections, transaction
+from django.db.backends.sqlite3 import base as django_sqlite
 
 from accounts.models import User
+from config.sqlite import base as ours
 
 pytestmark = pytest.mark.skipif(connection.vendor != "sqlite", reason="the SQLite backend's own behaviour")
 
@@ -102,3 +105,53 @@ def test_sqlites_own_checkpoint_is_the_bound_at_four_times_the_size(settings) ->
     connection.ensure_connection()
     pages = connection.connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
     assert pages == settings.SQLITE_CHECKPOINT_PAGES * 4
+
+
+def _flaky_open(
+    monkeypatch: pytest.MonkeyPatch, failures: int, message: str = "locking protocol"
+) -> list[int]:
+    """Django's own connection open fails `failures` times with `message`, then works; returns the calls."""
+    calls: list[int] = []
+    real = django_sqlite.DatabaseWrapper.get_new_connection
+
+    def get_new_connection(self, conn_params):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) <= failures:
+            raise sqlite3.OperationalError(message)
+        return real(self, conn_params)
+
+    monkeypatch.setattr(django_sqlite.DatabaseWrapper, "get_new_connection", get_new_connection)
+    monkeypatch.setattr(ours.time, "sleep", lambda _s: None)
+    return calls
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transient_locking_protocol_error_on_open_is_retried(monkeypatch, caplog) -> None:
+    calls = _flaky_open(monkeypatch, failures=2)
+    fresh = connections.create_connection("default")
+    try:
+        with fresh.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM accounts_user")
+            assert cursor.fetchone() == (0,)
+    finally:
+        fresh.close()
+    assert len(calls) == 3
+    assert [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()] == [
+        "SQLite connection open hit 'locking protocol'; retrying in 10 ms",
+        "SQLite connection open hit 'locking protocol'; retrying in 20 ms",
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("failures", "message", "tries"), [(99, "locking protocol", 5), (1, "disk I/O error", 1)]
+)
+def test_a_lasting_or_other_open_error_is_raised(monkeypatch, failures, message, tries) -> None:
+    calls = _flaky_open(monkeypatch, failures=failures, message=message)
+    fresh = connections.create_connection("default")
+    try:
+        with pytest.raises(OperationalError, match=message):
+            fresh.ensure_connection()
+    finally:
+        fresh.close()
+    assert len(calls) == tries
