@@ -11,7 +11,7 @@ from ninja.files import UploadedFile
 from ninja.responses import Status
 
 from accounts import errors as account_errors
-from accounts import schemas, selectors, services, tokens
+from accounts import ratelimit, schemas, selectors, services, tokens
 from accounts.auth import session_auth
 from accounts.mfa.schemas import MfaRequiredOut
 from accounts.models import RevokeReason, Session, User
@@ -158,9 +158,10 @@ def login(
             account_errors.TokenInvalid, account_errors.TokenReused, account_errors.SessionRevoked, 422, 429
         ),
     },
+    throttle=[ratelimit.CredentialCeiling("refresh")],
 )
 def token_refresh(request: HttpRequest, payload: schemas.RefreshIn) -> schemas.TokenPairOut:
-    refreshed = services.token_refresh(refresh=payload.refresh)
+    refreshed = services.token_refresh(refresh=payload.refresh, unless_rotated=ratelimit.anonymous_hit)
     return pair_body(refreshed.session_id, refreshed.pair)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import hashlib
+import json
 import logging
 import math
 import re
@@ -27,6 +28,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.core.cache.backends.redis import RedisCacheClient
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
 from ninja.throttling import BaseThrottle
 
@@ -164,6 +166,7 @@ class AnonymousCeiling(BaseThrottle):
 
     anonymous_only = True
     scope = "anon_ip"
+    counts_text = "every anonymous request counts"
 
     def allow_request(self, request: HttpRequest) -> bool:
         if getattr(request, "auth", None) is not None:
@@ -175,6 +178,38 @@ class AnonymousCeiling(BaseThrottle):
 
     def wait(self) -> float | None:
         return _throttle_wait.get()
+
+
+class CredentialCeiling(AnonymousCeiling):
+    """The anonymous ceiling for an operation whose JSON body carries its credential (`field`, the refresh
+    token of POST /auth/token/refresh). A request whose body names one is not counted here: the operation
+    counts it (`anonymous_hit`) only when the credential does not carry it through, before anything else
+    is decided, so a refused caller still gets 429 before its request is looked at further. A request the
+    credential carries through (a live token rotated) is then as uncounted as one with a bearer token,
+    and the common refresh makes no cache round trip; every other request (no body, not JSON, no
+    credential, a credential that does not verify, a spent or revoked one) is counted as by
+    AnonymousCeiling. See docs/security.md."""
+
+    counts_text = "counted unless the refresh token is rotated"
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+
+    def allow_request(self, request: HttpRequest) -> bool:
+        try:
+            data = json.loads(request.body)
+        except (ValueError, RequestDataTooBig):  # the operation's parser answers these (400, 413)
+            data = None
+        if isinstance(data, dict) and isinstance(data.get(self.field), str) and data[self.field]:
+            _throttle_wait.set(None)
+            return True
+        return super().allow_request(request)
+
+
+def anonymous_hit() -> None:
+    """Count this request against the anonymous ceiling (CredentialCeiling's deferred count); raise
+    RateLimited when it is over."""
+    hit(AnonymousCeiling.scope, client_ip())
 
 
 anonymous_ceiling = AnonymousCeiling()

@@ -253,8 +253,8 @@ def _limit_text(operation: Operation) -> str:
         if scope is None or (operation.auth_callbacks and getattr(throttle, "anonymous_only", False)):
             continue
         rate = settings.RATE_LIMITS[scope]
-        anonymous = " (every anonymous request counts)" if getattr(throttle, "anonymous_only", False) else ""
-        limits.append(f"`{scope}` {rate} per client IP{anonymous}")
+        counts = getattr(throttle, "counts_text", None)
+        limits.append(f"`{scope}` {rate} per client IP" + (f" ({counts})" if counts else ""))
     if not limits:
         return "**Rate limit:** none per IP."
     return "**Rate limit:** " + "; ".join(limits) + "; over it 429 `rate_limited` with Retry-After."

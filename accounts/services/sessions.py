@@ -6,7 +6,7 @@ import functools
 import hmac
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -212,12 +212,20 @@ class _Self:
     is_staff: bool = False
 
 
-def token_refresh(*, refresh: str) -> Refreshed:
+def token_refresh(*, refresh: str, unless_rotated: Callable[[], None] = lambda: None) -> Refreshed:
     """Rotate a refresh token. Of concurrent refreshes with one token exactly one gets a successor: the
     rotation is a compare-and-swap UPDATE that only matches while the presented token is the session's
     current one. A spent token presented after the grace window revokes the session (token_reused) and
-    alerts the user."""
-    claims = tokens.refresh_decode(refresh)
+    alerts the user.
+
+    `unless_rotated` runs before anything but the fast path's rotation is decided (a token that does not
+    verify, or one the swap did not match) and may raise to stop it there (the API's anonymous ceiling,
+    ratelimit.CredentialCeiling)."""
+    try:
+        claims = tokens.refresh_decode(refresh)
+    except errors.TokenInvalid:
+        unless_rotated()
+        raise
     presented = tokens.token_hash(refresh)
     now = timezone.now()
     # Fast path, the common case. A session's amr and absolute expiry are set when it opens, and the
@@ -264,6 +272,7 @@ def token_refresh(*, refresh: str) -> Refreshed:
             return Refreshed(session_id=claims.session_id, pair=pair)
     # Everything else (unknown or ended session, a spent token, a lost race, a token without the session's
     # facts) is decided under the row lock.
+    unless_rotated()
     session, pair = _token_refresh_locked(claims=claims, presented=presented, now=now)
     return Refreshed(session_id=session.id, pair=pair)
 
