@@ -17,10 +17,19 @@ def _fields(obj: object) -> dict[str, object]:
     return {f.attname: getattr(obj, f.attname) for f in type(obj)._meta.concrete_fields}  # type: ignore[attr-defined]
 
 
-def test_same_instances_as_select_related(tokens, user: User, django_assert_num_queries) -> None:
+@pytest.mark.parametrize("ip", [None, "192.0.2.1", "2001:db8::1", "::ffff:192.0.2.1", "2001:db8:0:1:0:0:0:1"])
+def test_same_instances_as_select_related(tokens, user: User, django_assert_num_queries, ip) -> None:
+    # Every column type the lookup reads, set: on PostgreSQL the row comes in the binary format, with
+    # inet and jsonb sent as the text the ORM reads.
     Profile.objects.filter(user=user).update(bio="hi", birth_date="1815-12-10", website="https://ex.org")
-    User.objects.filter(pk=user.pk).update(username="ada", first_name="Ada")
+    User.objects.filter(pk=user.pk).update(
+        username="ada", first_name="Ada", mfa_methods=["totp", {"k": [1, None]}], last_login=timezone.now()
+    )
+    Session.objects.filter(pk=tokens["session_id"]).update(
+        ip=ip, amr=["pwd", "otp"], rotated_at=timezone.now(), user_agent="Ünïcode/1.0"
+    )
     expected = Session.objects.select_related("user", "user__profile").get(pk=tokens["session_id"])
+    assert (expected.ip is None) == (ip is None) and expected.user.mfa_methods == ["totp", {"k": [1, None]}]
     with django_assert_num_queries(1):
         got = selectors.session_with_user(session_id=expected.pk)
         assert got is not None
