@@ -122,6 +122,7 @@ class StaffMfaMiddleware:
                 "console:logout",
                 "console:login",
                 "console:login_mfa",
+                "console:login_mfa_key",
                 "console:passkey_options",
                 "console:passkey_verify",
             )

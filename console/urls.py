@@ -7,6 +7,7 @@ urlpatterns = [
     path("", home.home, name="home"),
     path("login/", auth.login, name="login"),
     path("login/mfa/", auth.login_mfa, name="login_mfa"),
+    path("login/mfa/key/", auth.login_mfa_key, name="login_mfa_key"),
     path("login/passkey/options/", auth.passkey_options, name="passkey_options"),
     path("login/passkey/verify/", auth.passkey_verify, name="passkey_verify"),
     path("logout/", auth.logout, name="logout"),

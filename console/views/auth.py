@@ -1,5 +1,6 @@
 """The console's doors: password login (the one credential check, accounts.services.staff_login), its
-second step for staff with a second factor (the API's check, services.staff_login_mfa), passwordless login
+second step for staff with a second factor (the API's check, services.staff_login_mfa: a code, or a security
+key's answer through console/static/console/passkey.js), passwordless login
 with a passkey (services.staff_login_passkey; JSON endpoints called by console/static/console/passkey.js),
 the TOTP enrollment CONSOLE_REQUIRE_MFA walks staff through, and logout."""
 
@@ -59,6 +60,7 @@ def login(request: HttpRequest) -> HttpResponseBase:
                 request.session[signin.PENDING_MFA] = {
                     "token": result.mfa_token,
                     "methods": result.methods,
+                    "webauthn": result.webauthn,  # request options for the staff member's keys, if any
                     "next": _next(request),
                 }
                 return redirect("console:login_mfa")
@@ -107,8 +109,51 @@ def login_mfa(request: HttpRequest) -> HttpResponseBase:
             return redirect(pending["next"])
     elif request.method == "POST":
         error = gettext("Enter the code.")
-    context = {"form": form, "error": error, "methods": pending["methods"]}
+    context = {
+        "form": form,
+        "error": error,
+        "methods": pending["methods"],
+        "webauthn": pending.get("webauthn"),
+    }
     return render(request, "console/login_mfa.html", context, status=400 if error else 200)
+
+
+def _credential(request: HttpRequest) -> dict[str, Any] | None:
+    """The browser's answer ({"credential": PublicKeyCredential.toJSON()}), or None when the body has none."""
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        return None
+    credential = body.get("credential") if isinstance(body, dict) else None
+    return credential if isinstance(credential, dict) else None
+
+
+def _no_credential() -> JsonResponse:
+    return JsonResponse(
+        {"code": "validation_error", "message": gettext("A credential is required.")}, status=422
+    )
+
+
+@require_POST
+def login_mfa_key(request: HttpRequest) -> HttpResponse:
+    """The second step with a security key or passkey: the browser's answer to the request options the
+    password step made (shown on the code page), checked by the API's check (services.staff_login_mfa: the
+    same lockout, audit and staff-only rule as a code). JSON in and out, for console/static/console/passkey.js."""
+    pending: dict[str, Any] | None = request.session.get(signin.PENDING_MFA)
+    credential = _credential(request)
+    if credential is None:
+        return _no_credential()
+    if not pending:
+        return _json_error(errors.ChallengeInvalid())
+    try:
+        passed = services.staff_login_mfa(mfa_token=pending["token"], credential=credential, door=DOOR)
+    except (errors.ChallengeInvalid, errors.InvalidCredentials) as exc:
+        request.session.pop(signin.PENDING_MFA, None)  # start again from the password
+        return _json_error(exc)
+    except DomainError as exc:  # a key that did not verify, a locked account: try again or wait
+        return _json_error(exc)
+    signin.complete(request, passed.user, amr=passed.amr)
+    return JsonResponse({"redirect": pending["next"]})
 
 
 def _json_error(exc: DomainError) -> JsonResponse:
@@ -134,15 +179,9 @@ def passkey_options(request: HttpRequest) -> HttpResponse:
 def passkey_verify(request: HttpRequest) -> HttpResponse:
     """The browser's answer ({"credential": PublicKeyCredential.toJSON()}): a console session for staff."""
     token = request.session.get(signin.PENDING_PASSKEY)
-    try:
-        body = json.loads(request.body or b"{}")
-        credential = body.get("credential") if isinstance(body, dict) else None
-    except ValueError:
-        credential = None
-    if not isinstance(credential, dict):
-        return JsonResponse(
-            {"code": "validation_error", "message": gettext("A credential is required.")}, status=422
-        )
+    credential = _credential(request)
+    if credential is None:
+        return _no_credential()
     if not token:
         return _json_error(errors.ChallengeInvalid())
     try:

@@ -48,9 +48,9 @@ ROUTES: dict[str, tuple[str, tuple[str, ...]]] = {
     "api_keys": ("get", ("keys",)),
     "api_key_revoke": ("post", ("keys",)),
 }
-# Open to anyone: the login pages (password, its second step, passkey), and logging out (ends only the
+# Open to anyone: the login pages (password, its second step with a code or a key, passkey), and logging out (ends only the
 # caller's own console session).
-PUBLIC = {"login", "login_mfa", "passkey_options", "passkey_verify", "logout"}
+PUBLIC = {"login", "login_mfa", "login_mfa_key", "passkey_options", "passkey_verify", "logout"}
 APPROVER_ONLY = {"deletion_approve", "deletion_reject", "erasure_cancel"}
 # Need integrations.manage_webhooks (tests/integrations/test_console.py covers them with and without it).
 WEBHOOK_MANAGER_ONLY = {name for name in ROUTES if name.startswith("webhook")}

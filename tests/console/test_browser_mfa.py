@@ -150,6 +150,80 @@ def test_staff_login_with_a_passkey(live_server, browser, settings):  # noqa: F8
     context.close()
 
 
+def test_staff_login_with_a_security_key_at_the_second_step(live_server, browser, settings):  # noqa: F811
+    """A staff member whose only factor is a security key (registered as a key, not a passkey): the password,
+    then the key button on the code page; a refused ceremony shows the page's own message."""
+    settings.CONSOLE_REQUIRE_MFA = True
+    base = live_server.url
+    settings.MFA_WEBAUTHN_RP_ID = "localhost"
+    settings.MFA_WEBAUTHN_ORIGINS = [base]
+    staff = with_roles(make("staff@example.com", is_staff=True), "Support")
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    problems: list[str] = []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    key = {"protocol": "ctap2", "transport": "usb", "hasResidentKey": False, "hasUserVerification": True,
+           "isUserVerified": True, "automaticPresenceSimulation": True}  # fmt: skip
+    added = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": key})
+    page.goto(f"{base}/console/login/")
+    status = page.evaluate(
+        """async ([email, password]) => {
+            const post = (url, body, access) => fetch(url, {method: "POST", body: JSON.stringify(body),
+                headers: {"Content-Type": "application/json", ...(access ? {Authorization: "Bearer " + access} : {})}});
+            const access = (await (await post("/api/v1/auth/token", {login: email, password})).json()).access;
+            const options = await (await post("/api/v1/me/mfa/webauthn/options", {passwordless: false}, access)).json();
+            const credential = await navigator.credentials.create(
+                {publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options.public_key)});
+            const done = await post("/api/v1/me/mfa/webauthn",
+                {name: "USB key", credential: credential.toJSON(), password}, access);
+            return done.status;
+        }""",
+        [staff.email, PASSWORD],
+    )
+    assert status == 201
+    assert User.objects.get(pk=staff.pk).mfa_methods == ["webauthn", "recovery_codes"]
+
+    # The key is unplugged: the ceremony fails and the page says so in its own words.
+    [credential] = cdp.send("WebAuthn.getCredentials", {"authenticatorId": added["authenticatorId"]})[
+        "credentials"
+    ]
+    cdp.send("WebAuthn.removeVirtualAuthenticator", {"authenticatorId": added["authenticatorId"]})
+    page.goto(f"{base}/console/login/?next=/console/audit/")
+    page.fill("#id_username", staff.email)
+    page.fill("#id_password", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_url(f"{base}/console/login/mfa/")
+    expect(page.locator("#key-button")).to_be_visible()
+    expect(page.locator("#mfa-form")).to_contain_text("recovery codes")
+    page.screenshot(path=str(ARTIFACTS / "25-login-security-key-step.png"), full_page=True)
+    # No authenticator answers: Chromium waits for one until the options' timeout, so shorten it.
+    page.evaluate(
+        """() => { const b = document.getElementById("key-options");
+                   const o = JSON.parse(b.textContent); o.timeout = 1000; b.textContent = JSON.stringify(o); }"""
+    )
+    page.click("#key-button")
+    expect(page.locator("#key-error")).to_be_visible()
+    assert page.url == f"{base}/console/login/mfa/"
+
+    # Plugged in again (the same credential): the key signs the challenge and the console opens.
+    again = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": key})
+    cdp.send(
+        "WebAuthn.addCredential", {"authenticatorId": again["authenticatorId"], "credential": credential}
+    )
+    page.goto(f"{base}/console/login/mfa/")
+    page.click("#key-button")
+    page.wait_for_url(f"{base}/console/audit/")
+    from audit.models import AuditEvent
+
+    login = AuditEvent.objects.filter(action="auth.login", details__door="console").get()
+    assert login.details["amr"][:2] == ["pwd", "hwk"] and login.actor_id == staff.pk
+    assert problems == [], problems
+    context.close()
+
+
 def test_mfa_reset_by_permitted_staff_and_refused_without_permission(live_server, browser):  # noqa: F811
     base = live_server.url
     with_roles(make("staff@example.com", is_staff=True), "Support")

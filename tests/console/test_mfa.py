@@ -227,6 +227,109 @@ def test_the_admin_door_sends_staff_with_a_factor_to_the_console(api, staff, clo
     assert client.get("/admin/").status_code == 302
 
 
+# --- a security key at the second step --------------------------------------------------------------------
+
+
+KEY_STEP = "/console/login/mfa/key/"
+
+
+def key_only_staff(api: Any, staff: User) -> Any:
+    """The staff member's only factor: a security key (not a passkey), enrolled through the API."""
+    access = api.post_json("/auth/token", {"login": staff.email, "password": PASSWORD}).json()["access"]
+    device = authenticator()
+    assert key_enroll(api, access, device, passwordless=False, name="YubiKey").status_code == 201
+    staff.refresh_from_db()
+    assert staff.mfa_methods == ["webauthn", "recovery_codes"]
+    return device
+
+
+def key_options(client: Client) -> dict[str, Any]:
+    """The request options the code page carries for the browser (a JSON data block, no inline script)."""
+    page = client.get("/console/login/mfa/").content.decode()
+    block = re.search(r'<script id="key-options" type="application/json">(.*?)</script>', page, re.S)
+    assert block is not None and 'id="key-button"' in page and "Use your security key" in page
+    options: dict[str, Any] = json.loads(block.group(1))
+    return options
+
+
+def key_answer(client: Client, answer: Any) -> Any:
+    return client.post(KEY_STEP, json.dumps({"credential": answer}), content_type="application/json")
+
+
+def test_security_key_login(required, api, staff):
+    device = key_only_staff(api, staff)
+    client = Client()
+    assert password_step(client, next_url="/console/audit/")["Location"] == "/console/login/mfa/"
+    options = key_options(client)
+    assert [c["id"] for c in options["allowCredentials"]] == [device.id]
+    response = key_answer(client, device.get(options))
+    assert (response.status_code, response.json()) == (200, {"redirect": "/console/audit/"})
+    assert signed_in(client)
+    login = AuditEvent.objects.filter(action="auth.login", details__door="console").get()
+    assert login.details["amr"] == ["pwd", "hwk", "user", "mfa"] and login.details["factor"] == "webauthn"
+    assert not MfaChallenge.objects.exists()  # spent: the same answer opens nothing more
+    assert key_answer(client, device.get(options)).json()["code"] == "challenge_invalid"
+
+
+def test_a_security_key_that_does_not_verify_counts_toward_the_lockout(required, api, settings, staff):
+    device = key_only_staff(api, staff)
+    settings.LOGIN_LOCKOUT_FAILURES = 2
+    client = Client()
+    password_step(client)
+    options = key_options(client)
+    stranger = authenticator()  # a key this account never registered
+    stranger.rp_id = settings.MFA_WEBAUTHN_RP_ID
+    for _ in range(2):
+        refused = key_answer(client, stranger.get({**options, "allowCredentials": []}))
+        assert refused.status_code == 400 and refused.json()["code"] == "webauthn_invalid"
+    locked = key_answer(client, device.get(options))
+    assert locked.status_code == 429 and locked.json()["code"] == "locked" and int(locked["Retry-After"]) >= 1
+    assert not signed_in(client)
+    failed = AuditEvent.objects.filter(action="auth.login_failed").order_by("id")
+    assert [e.details["door"] for e in failed] == ["console"] * 3
+
+
+def test_the_key_step_after_losing_staff_or_without_a_first_step(required, api, staff):
+    device = key_only_staff(api, staff)
+    client = Client()
+    password_step(client)
+    options = key_options(client)
+    User.objects.filter(pk=staff.pk).update(is_staff=False)
+    refused = key_answer(client, device.get(options))
+    assert refused.status_code == 401 and refused.json()["code"] == "invalid_credentials"
+    assert not signed_in(client)
+    assert AuditEvent.objects.filter(action="auth.login_failed", details__reason="not_staff").exists()
+    # The pending login is gone: the next answer has nothing to answer, and the code page sends to login.
+    assert key_answer(client, device.get(options)).json()["code"] == "challenge_invalid"
+    assert client.get("/console/login/mfa/")["Location"] == "/console/login/"
+
+
+def test_the_key_step_bad_input(required, api, staff):
+    key_only_staff(api, staff)
+    client = Client()
+    password_step(client)
+    for body in ("{", "[]", json.dumps({"credential": "x"}), json.dumps({})):
+        response = client.post(KEY_STEP, body, content_type="application/json")
+        assert response.status_code == 422 and response.json()["code"] == "validation_error", body
+    garbage = key_answer(client, {"id": "AA", "type": "public-key", "response": {}})
+    assert garbage.status_code == 400 and garbage.json()["code"] == "webauthn_invalid"
+    assert key_answer(Client(), {"id": "AA"}).json()["code"] == "challenge_invalid"
+    assert client.get(KEY_STEP).status_code == 405
+    assert (
+        Client(enforce_csrf_checks=True).post(KEY_STEP, "{}", content_type="application/json").status_code
+        == 403
+    )
+    assert not signed_in(client)
+
+
+def test_staff_without_a_key_get_no_key_button(required, api, staff, clock):
+    enroll_via_api(api, staff.email, clock)
+    client = Client()
+    password_step(client)
+    page = client.get("/console/login/mfa/").content.decode()
+    assert "key-options" not in page and "key-button" not in page and "passkey.js" not in page
+
+
 # --- passkeys ---------------------------------------------------------------------------------------------
 
 

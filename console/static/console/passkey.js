@@ -1,19 +1,29 @@
-// "Sign in with a passkey" on the console's login page: asks the console for WebAuthn request options,
-// lets the browser find one of this site's passkeys (navigator.credentials.get), and sends its answer back.
-// The server keeps the challenge's token in the session; a success answers where to go next. Its own texts
-// come translated from the page (data-failed, data-cancelled on #passkey-login: no inline script under the CSP).
+// The console's WebAuthn buttons. "Sign in with a passkey" on the login page (#passkey-login) asks the
+// console for request options (data-options-url); "Use your security key" at the second step (#key-login)
+// reads the options the password step made from a JSON data block on the page (data-options-id). Either
+// lets the browser answer them (navigator.credentials.get) and sends the answer to data-verify-url. The
+// server keeps the challenge in the session; a success answers where to go next. Its own texts come
+// translated from the page (data-failed, data-cancelled: no inline script under the CSP).
 (function () {
   "use strict";
 
   function start() {
-    var box = document.getElementById("passkey-login");
+    var box = document.getElementById("passkey-login") || document.getElementById("key-login");
     if (!box || !window.PublicKeyCredential || !PublicKeyCredential.parseRequestOptionsFromJSON) {
-      return; // no WebAuthn JSON support: the password form alone
+      return; // no WebAuthn JSON support: the form alone
     }
-    var button = document.getElementById("passkey-button");
-    var problem = document.getElementById("passkey-error");
-    var csrf = document.querySelector("#login-form input[name=csrfmiddlewaretoken]").value;
+    var button = box.querySelector("button");
+    var problem = box.querySelector(".errors");
+    var csrf = document.querySelector("input[name=csrfmiddlewaretoken]").value;
     box.hidden = false;
+
+    function options() {
+      if (box.dataset.optionsId) {
+        var block = document.getElementById(box.dataset.optionsId);
+        return Promise.resolve({ public_key: JSON.parse(block.textContent) });
+      }
+      return post(box.dataset.optionsUrl, {});
+    }
 
     function post(url, body) {
       return fetch(url, {
@@ -41,7 +51,7 @@
     button.addEventListener("click", function () {
       problem.hidden = true;
       button.disabled = true;
-      post(box.dataset.optionsUrl, {})
+      options()
         .then(function (data) {
           var publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(data.public_key);
           return navigator.credentials.get({ publicKey: publicKey });
